@@ -1,0 +1,261 @@
+"""The ``workbench`` command line.
+
+Exit codes: 0 success; 1 a config, suite or prerequisite is wrong (nothing was run);
+2 the run finished but some cells failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from workbench.errors import ConfigError, WorkbenchError
+
+
+def _load_cfg(args: argparse.Namespace):
+    from workbench.config import default_config, load_config
+
+    overrides = {}
+    if args.models:
+        overrides["providers"] = list(args.models)
+    if args.prompts:
+        overrides["prompts"] = list(args.prompts)
+    if args.repeats:
+        overrides["repeats"] = args.repeats
+    if args.config is None:
+        return default_config(**overrides)
+    cfg = load_config(args.config)
+    if overrides:
+        from workbench.config import parse_config
+        from workbench.prompt import read_yaml
+
+        data = read_yaml(args.config)
+        data.update(overrides)
+        cfg = parse_config(data, source=str(args.config))
+    return cfg
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workbench.leaderboard import display_table, leaderboard, to_markdown
+    from workbench.run import run_comparison
+
+    cfg = _load_cfg(args)
+    run_dir = Path(args.resume) if args.resume else None
+    if run_dir is not None and not (run_dir / "run.json").is_file():
+        raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
+    n_models = len(cfg.providers)
+    print(f"workbench: {cfg.name}: {n_models} models, suite {cfg.suite}, {cfg.repeats} repeat(s)", file=sys.stderr)
+    res = run_comparison(cfg, run_dir=run_dir, jobs=args.jobs, quiet=args.quiet, report=False if args.no_report else None)
+    st = res.stats
+    print(to_markdown(display_table(leaderboard(res.run_dir))))
+    if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
+        print(f"All {st['cells']} clips were cache hits: nothing was generated.")
+    else:
+        print(f"Generated {st['generated']} clips, {st['cache_hits']} cache hits, {st['failed']} failed.")
+    print(f"Run folder: {res.run_dir}")
+    for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.html", "scores.csv"):
+        print(f"  {name}: {res.run_dir / name}")
+    if res.report is not None:
+        print(f"Report: {res.report}")
+    elif "report_error" in st:
+        print(f"Report failed: {st['report_error']}", file=sys.stderr)
+    print(f"Done in {st['wall_s']} s.")
+    return 2 if st["failed"] else 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from workbench.analysis import (
+        ClipContext,
+        analyze_batch,
+        analyze_clip,
+        batch_features,
+        check_clip,
+        select_analyzers,
+    )
+    from workbench.prompt import resolve_suite
+
+    prompt = None
+    if args.prompt:
+        if not args.suite:
+            raise ConfigError("--prompt needs --suite (a suite file or 'builtin')", key="--prompt")
+        prompt = resolve_suite(args.suite).get(args.prompt)
+    analyzers = select_analyzers(args.metrics or None)
+    ctxs = [ClipContext(path=Path(c), prompt=prompt) for c in args.clips]
+    per_clip = [analyze_clip(ctx, analyzers) for ctx in ctxs]
+    feats = [batch_features(ctx, analyzers) for ctx in ctxs]
+    for scores, extra in zip(per_clip, analyze_batch(ctxs, feats, analyzers), strict=True):
+        scores.update(extra)
+    out = []
+    for ctx, scores in zip(ctxs, per_clip, strict=True):
+        bad = check_clip(ctx)
+        entry = {
+            "clip": str(ctx.path),
+            "metrics": {k: v.value for k, v in scores.items() if v.value is not None},
+            "unscored": {k: v.reason for k, v in scores.items() if v.value is None},
+        }
+        if bad:
+            entry["error"] = bad
+        out.append(entry)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return 0
+    for e in out:
+        print(f"{e['clip']}" + (f": {e['error']}" if "error" in e else ""))
+        if "error" in e:
+            continue
+        for k, v in e["metrics"].items():
+            print(f"  {k:28s} {v:10.4g}")
+        for k, why in e["unscored"].items():
+            print(f"  {k:28s} {'–':>10s}  ({why})")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from workbench.config import load_config, load_config_suite
+    from workbench.prompt import load_suite, read_yaml
+
+    data = read_yaml(args.file)
+    if isinstance(data, dict) and "providers" in data:
+        cfg = load_config(args.file)
+        suite = load_config_suite(cfg)
+        print(f"{args.file}: OK: comparison {cfg.name!r}, {len(suite.prompts)} prompts x {len(cfg.providers)} models")
+    else:
+        suite = load_suite(args.file)
+        print(f"{args.file}: OK: suite {suite.name!r} v{suite.version}, {len(suite.prompts)} prompts")
+    return 0
+
+
+def cmd_prompts(args: argparse.Namespace) -> int:
+    from workbench.prompt import TEMPLATE_VERSION, resolve_suite
+
+    suite = resolve_suite(args.suite)
+    for p in suite.prompts:
+        if args.id and p.id != args.id:
+            continue
+        lo, hi = p.acoustics.expected_rt60_s()
+        print(f"## {p.id} ({p.acoustics.space_class()}, RT60 {lo:g}-{hi:g} s) [{TEMPLATE_VERSION}]")
+        print(p.canonical_text() + "\n")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from workbench.providers import get_provider, known_model_ids
+
+    for mid in known_model_ids():
+        p = get_provider(mid)
+        print(f"{mid:22s} ${p.price_per_second_usd:.2f}/s  key: not needed  {p.description}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from workbench.providers import get_provider
+    from workbench.run import plan_cells, results_root
+    from workbench.store import ClipStore
+
+    cfg = _load_cfg(args)
+    store = ClipStore(results_root() / "store")
+    cells = plan_cells(cfg)
+    hits = cost = 0.0
+    problems = []
+    for c in cells:
+        prov = get_provider(c.provider_id)
+        if store.lookup(c.request.key()) is not None:
+            hits += 1
+        else:
+            cost += prov.estimate_cost(c.request)
+        problems += [f"{c.sample_id}: {v}" for v in prov.validate(c.request)]
+    n_p = len({c.prompt.id for c in cells})
+    print(f"{cfg.name}: {n_p} prompts x {len(cfg.providers)} models x {cfg.repeats} repeats = {len(cells)} clips")
+    print(f"cache hits: {int(hits)}; to generate: {len(cells) - int(hits)}; estimated cost: ${cost:.2f}")
+    if cfg.budget_usd is not None:
+        print(f"budget: ${cfg.budget_usd:.2f}" + ("  (EXCEEDED: run will stop at the budget)" if cost > cfg.budget_usd else ""))
+    for p in problems:
+        print(f"capability: {p}")
+    return 1 if problems else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.leaderboard import write_leaderboard
+    from workbench.report import render_report
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
+    write_leaderboard(run_dir)
+    print(f"Report: {render_report(run_dir)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (one sub-command per verb)."""
+    ap = argparse.ArgumentParser(prog="workbench", description=__doc__.splitlines()[0])
+    ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    def matrix_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("config", nargs="?", help="comparison YAML (default: built-in suite x local models)")
+        p.add_argument("--models", nargs="+", metavar="ID", help="override the providers, e.g. local/synced local/drift")
+        p.add_argument("--prompts", nargs="+", metavar="ID", help="only these prompt ids")
+        p.add_argument("--repeats", type=int, help="override repeats")
+
+    p = sub.add_parser("run", help="generate, score and report a comparison")
+    matrix_opts(p)
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in its folder (journaled jobs are polled, not resubmitted)")
+    p.add_argument("--jobs", type=int, default=None, help="analysis worker processes (default: all cores)")
+    p.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("plan", help="show the matrix, cache hits, capability problems and cost; runs nothing")
+    matrix_opts(p)
+    p.set_defaults(fn=cmd_plan)
+
+    p = sub.add_parser("analyze", help="score clips you already have")
+    p.add_argument("clips", nargs="+", metavar="CLIP")
+    p.add_argument("--suite", help="suite file (or 'builtin') holding the prompt that gives targets")
+    p.add_argument("--prompt", help="prompt id in --suite")
+    p.add_argument("--metrics", nargs="+", metavar="NAME", help="analyzer or metric names (default: all)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(fn=cmd_analyze)
+
+    p = sub.add_parser("validate", help="check a suite or comparison YAML; runs nothing")
+    p.add_argument("file")
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("prompts", help="print the canonical text of a suite's prompts")
+    p.add_argument("suite", nargs="?", default="builtin")
+    p.add_argument("--id", help="only this prompt")
+    p.set_defaults(fn=cmd_prompts)
+
+    p = sub.add_parser("models", help="list the models the workbench can call")
+    p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser("report", help="rebuild a run's leaderboard and HTML report from stored results")
+    p.add_argument("run_dir")
+    p.set_defaults(fn=cmd_report)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``workbench`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: rerun with --resume RUN_DIR to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

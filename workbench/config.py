@@ -1,0 +1,146 @@
+"""Comparison configs: which suite, which models, how many repeats, which metrics.
+
+A config is YAML validated before anything runs; every problem names the file and key.
+``workbench run`` with no config uses :func:`default_config` (the built-in suite against
+the local reference models).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from workbench.errors import ConfigError
+from workbench.prompt import PromptSuite, read_yaml, resolve_suite, validation_to_config_error
+
+DEFAULT_LOCAL_MODELS = ("synced", "dubbed", "drift", "late-foley", "dry-room", "generic")
+
+
+class ProviderEntry(BaseModel):
+    """One model in a comparison."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(min_length=3)
+    label: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """Label shown on the leaderboard."""
+        return self.label or self.id
+
+
+class ComparisonConfig(BaseModel):
+    """A comparison: suite x providers x repeats, then metrics."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str = Field(default="comparison", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    suite: str = "builtin"
+    """Path to a suite YAML (relative to the config file) or ``builtin``."""
+    prompts: tuple[str, ...] | None = None
+    """Subset of prompt ids; all when absent."""
+    providers: tuple[ProviderEntry, ...] = Field(min_length=1)
+    repeats: int = Field(default=1, ge=1, le=100)
+    seed: int = 0
+    metrics: tuple[str, ...] | None = None
+    """Analyzer or metric names; every default analyzer when absent."""
+    budget_usd: float | None = Field(default=None, ge=0)
+    timeout_s: float = Field(default=1800, gt=0)
+    poll_interval_s: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=3, ge=0, le=20)
+    """Retries of rate-limited, transient and timed-out calls; 0 disables."""
+    backoff_s: float = Field(default=2.0, ge=0)
+    """First retry delay; doubles each attempt unless the provider sends Retry-After."""
+    max_backoff_s: float = Field(default=120.0, ge=0)
+    report: bool = True
+    source: str | None = Field(default=None, exclude=True)
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _strings_to_entries(cls, v: Any) -> Any:
+        if isinstance(v, list | tuple):
+            return [{"id": x} if isinstance(x, str) else x for x in v]
+        return v
+
+    def suite_ref(self) -> str:
+        """The suite path resolved against the config file's folder."""
+        if self.suite == "builtin" or self.source is None:
+            return self.suite
+        p = Path(self.suite)
+        return str(p if p.is_absolute() else Path(self.source).parent / p)
+
+
+def parse_config(data: Any, *, source: str) -> ComparisonConfig:
+    """Validate config data, then check the suite, prompts, providers and metrics exist."""
+    if not isinstance(data, dict):
+        raise ConfigError("a comparison config must be a mapping", path=source)
+    try:
+        cfg = ComparisonConfig.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise validation_to_config_error(exc, path=source, data=data) from None
+    check_config(cfg)
+    return cfg
+
+
+def load_config(path: str | Path) -> ComparisonConfig:
+    """Load and fully validate a comparison config YAML (no network, nothing run)."""
+    return parse_config(read_yaml(path), source=str(path))
+
+
+def load_config_suite(cfg: ComparisonConfig) -> PromptSuite:
+    """The config's suite, restricted to its prompt subset."""
+    try:
+        suite = resolve_suite(cfg.suite_ref())
+    except ConfigError as exc:
+        if exc.path is None or (exc.path == cfg.suite_ref() and "file not found" in str(exc)):
+            raise ConfigError(f"suite {cfg.suite!r} not found", path=cfg.source, key="suite") from None
+        raise
+    if cfg.prompts is not None:
+        prompts = []
+        for i, pid in enumerate(cfg.prompts):
+            try:
+                prompts.append(suite.get(pid))
+            except ConfigError as exc:
+                raise ConfigError(str(exc).split(": ", 1)[-1], path=cfg.source, key=f"prompts[{i}]") from None
+        suite = suite.model_copy(update={"prompts": tuple(prompts)})
+    return suite
+
+
+def check_config(cfg: ComparisonConfig) -> None:
+    """Fail fast on anything that would break later: suite, providers, metrics."""
+    from workbench.analysis import select_analyzers
+    from workbench.providers import get_provider
+
+    load_config_suite(cfg)
+    labels: set[str] = set()
+    for i, entry in enumerate(cfg.providers):
+        try:
+            get_provider(entry.id, entry.params)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).split(": ", 1)[-1], path=cfg.source, key=f"providers[{i}].id") from None
+        if entry.name in labels:
+            raise ConfigError(f"duplicate provider label {entry.name!r}", path=cfg.source, key=f"providers[{i}]")
+        labels.add(entry.name)
+    for i, m in enumerate(cfg.metrics or ()):
+        try:
+            select_analyzers([m])
+        except KeyError:
+            from workbench.metrics.registry import list_analyzers
+
+            known = sorted({a.name for a in list_analyzers()} | {o.name for a in list_analyzers() for o in a.outputs})
+            raise ConfigError(f"unknown metric {m!r}; known: {', '.join(known)}", path=cfg.source, key=f"metrics[{i}]") from None
+
+
+def default_config(**overrides: Any) -> ComparisonConfig:
+    """The built-in default: the built-in suite against every local reference model."""
+    data: dict[str, Any] = {
+        "name": "builtin-local",
+        "description": "Built-in suite against the local reference models (no key, no network).",
+        "suite": "builtin",
+        "providers": [f"local/{m}" for m in DEFAULT_LOCAL_MODELS],
+    }
+    data.update(overrides)
+    return parse_config(data, source="<built-in default>")

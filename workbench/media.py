@@ -1,0 +1,233 @@
+"""Decoding: every read of a media file goes through here (PyAV, one demux pass).
+
+Audio is returned mono float32 at the requested rate (16 kHz for analysis); video frames
+are scaled down (``max_side``) so no full-resolution frame stack is ever held. Times come
+from packet timestamps, so variable-frame-rate files keep their true timing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from workbench.errors import MediaError
+
+#: Clips shorter than this are rejected for analysis.
+MIN_DURATION_S = 1.0
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """Stream facts of a media file."""
+
+    path: str
+    size_bytes: int
+    container: str
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+@dataclass
+class DecodedClip:
+    """Decoded audio and (downscaled) video of one clip.
+
+    Attributes
+    ----------
+    audio : np.ndarray, shape (n_samples,), float32
+        Mono audio at ``sr``; sample 0 is at time 0 of the clip's timeline.
+    sr : int
+    frames : np.ndarray, shape (n_frames, h, w, 3), uint8
+        RGB frames, scaled so that the longer side is at most ``max_side``.
+    frame_times : np.ndarray, shape (n_frames,), float64
+        Presentation time of each frame in seconds on the same timeline as ``audio``.
+    """
+
+    info: MediaInfo
+    audio: np.ndarray
+    sr: int
+    frames: np.ndarray
+    frame_times: np.ndarray
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        """Median frame rate from the timestamps (robust to variable frame rate)."""
+        if len(self.frame_times) < 2:
+            return float(self.info.fps or 25.0)
+        d = np.diff(self.frame_times)
+        d = d[d > 0]
+        return float(1.0 / np.median(d)) if len(d) else float(self.info.fps or 25.0)
+
+    @property
+    def duration_s(self) -> float:
+        """Duration covered by the decoded audio or video, whichever is longer."""
+        a = len(self.audio) / self.sr if self.sr else 0.0
+        v = float(self.frame_times[-1] + 1.0 / self.fps) if len(self.frame_times) else 0.0
+        return max(a, v)
+
+
+def _open(path: str | Path) -> av.container.InputContainer:
+    p = Path(path)
+    if not p.is_file():
+        raise MediaError(f"file not found: {p.name}")
+    if p.stat().st_size == 0:
+        raise MediaError("zero-length file")
+    try:
+        return av.open(str(p))
+    except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"not a readable media file ({type(exc).__name__}: {exc})") from None
+
+
+def probe(path: str | Path) -> MediaInfo:
+    """Read the stream facts of a media file without decoding it.
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, empty or not a media file.
+    """
+    with _open(path) as c:
+        v = c.streams.video[0] if c.streams.video else None
+        a = c.streams.audio[0] if c.streams.audio else None
+        dur = float(c.duration / av.time_base) if c.duration else 0.0
+        if not dur:
+            for s in (v, a):
+                if s is not None and s.duration and s.time_base:
+                    dur = max(dur, float(s.duration * s.time_base))
+        fps = None
+        if v is not None:
+            rate = v.average_rate or v.guessed_rate
+            fps = float(rate) if rate else None
+        return MediaInfo(
+            path=str(path),
+            size_bytes=Path(path).stat().st_size,
+            container=c.format.name,
+            duration_s=dur,
+            has_video=v is not None,
+            has_audio=a is not None,
+            width=v.codec_context.width if v is not None else None,
+            height=v.codec_context.height if v is not None else None,
+            fps=fps,
+            video_codec=v.codec_context.name if v is not None else None,
+            audio_codec=a.codec_context.name if a is not None else None,
+            sample_rate=a.codec_context.sample_rate if a is not None else None,
+            channels=a.codec_context.channels if a is not None else None,
+        )
+
+
+def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
+    s = min(1.0, max_side / max(w, h))
+    return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
+
+
+def decode(
+    path: str | Path,
+    *,
+    sr: int = 16000,
+    max_side: int = 480,
+    video: bool = True,
+    audio: bool = True,
+    require_audio: bool = False,
+    require_video: bool = False,
+) -> DecodedClip:
+    """Decode audio (mono, ``sr``) and downscaled RGB frames in one demux pass.
+
+    Parameters
+    ----------
+    path : str or Path
+    sr : int
+        Target audio sample rate.
+    max_side : int
+        Longer side of the returned frames, in pixels.
+    video, audio : bool
+        Whether to decode each stream.
+    require_audio, require_video : bool
+        Raise :class:`MediaError` if the stream is missing.
+
+    Raises
+    ------
+    MediaError
+        Missing file, non-media or truncated data, a required stream absent.
+    """
+    info = probe(path)
+    if require_audio and not info.has_audio:
+        raise MediaError("no audio stream")
+    if require_video and not info.has_video:
+        raise MediaError("no video stream")
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    chunks: list[tuple[float, np.ndarray]] = []
+    with _open(path) as c:
+        streams = []
+        vs = c.streams.video[0] if (video and c.streams.video) else None
+        as_ = c.streams.audio[0] if (audio and c.streams.audio) else None
+        if vs is not None:
+            vs.thread_type = "AUTO"
+            streams.append(vs)
+        if as_ is not None:
+            streams.append(as_)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr) if as_ is not None else None
+        size = _scaled_size(vs.codec_context.width, vs.codec_context.height, max_side) if vs is not None else None
+        try:
+            for packet in c.demux(*streams) if streams else ():
+                for frame in packet.decode():
+                    if isinstance(frame, av.VideoFrame):
+                        t = frame.time
+                        if t is None:
+                            continue
+                        frames.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+                        times.append(float(t))
+                    elif isinstance(frame, av.AudioFrame) and resampler is not None:
+                        t0 = frame.time
+                        for rf in resampler.resample(frame):
+                            chunks.append((float(t0) if t0 is not None else np.nan, rf.to_ndarray().reshape(-1)))
+                            t0 = None
+            if resampler is not None:
+                for rf in resampler.resample(None):
+                    chunks.append((np.nan, rf.to_ndarray().reshape(-1)))
+        except av.error.FFmpegError as exc:
+            if not frames and not chunks:
+                raise MediaError(f"cannot decode ({type(exc).__name__}: {exc})") from None
+            # A truncated file: keep what decoded, note it.
+            info_extra = {"truncated": str(exc)}
+        else:
+            info_extra = {}
+    # Build the audio timeline, aligning the first chunk to its timestamp.
+    y = np.zeros(0, np.float32)
+    if chunks:
+        first_t = next((t for t, _ in chunks if not np.isnan(t)), 0.0)
+        y = np.concatenate([ch for _, ch in chunks]).astype(np.float32)
+        start = first_t
+    else:
+        start = 0.0
+    vt = np.asarray(times, dtype=np.float64)
+    t_origin = min([x for x in (start if chunks else None, vt.min() if len(vt) else None) if x is not None], default=0.0)
+    if chunks and start > t_origin:
+        y = np.concatenate([np.zeros(int(round((start - t_origin) * sr)), np.float32), y])
+    if len(vt):
+        order = np.argsort(vt, kind="stable")
+        vt = vt[order] - t_origin
+        fr = np.stack([frames[i] for i in order])
+    else:
+        fr = np.zeros((0, 0, 0, 3), np.uint8)
+    if require_audio and len(y) == 0:
+        raise MediaError("audio stream has no decodable samples")
+    if require_video and len(vt) == 0:
+        raise MediaError("video stream has no decodable frames")
+    return DecodedClip(info=info, audio=y, sr=sr, frames=fr, frame_times=vt, extra=info_extra)
+
+
+def load_audio(path: str | Path, *, sr: int = 16000) -> np.ndarray:
+    """Decode only the audio, mono float32 at ``sr``."""
+    return decode(path, sr=sr, video=False, require_audio=True).audio

@@ -1,0 +1,318 @@
+"""Structured audiovisual prompts, the canonical text template, and prompt suites.
+
+A :class:`Prompt` is data: the picture, the shot size, the acoustic space, ambience,
+dialogue lines, foley events and music. :func:`render_prompt` turns it into the one
+canonical text (template ``TEMPLATE_VERSION``) that is sent identically to every model.
+The structure is also what gives the metrics their targets (expected RT60 range, foley
+times, spoken lines).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from workbench.errors import ConfigError
+
+TEMPLATE_VERSION = "av-prompt/v1"
+
+Shot = Literal["extreme_close_up", "close_up", "medium_close_up", "medium", "wide", "extreme_wide"]
+Reverb = Literal["dead", "short", "medium", "long", "very_long"]
+SpaceClass = Literal["dry", "room", "large_hall", "outdoor"]
+
+#: Expected mid-frequency RT60 range (seconds) per reverb class.
+#: Sources: metric-methods.md section 5 (isb.ac.th, HyperPhysics, Larson Davis rules of thumb).
+RT60_RANGES: dict[str, tuple[float, float]] = {
+    "dead": (0.1, 0.3),  # vocal booth, car, heavily treated room
+    "short": (0.3, 0.6),  # small furnished living room / bedroom
+    "medium": (0.6, 1.2),  # tiled kitchen or bathroom, bare office, classroom
+    "long": (1.2, 2.5),  # auditorium, concert hall, large hall
+    "very_long": (2.5, 8.0),  # stone church, cathedral
+    "outdoor": (0.0, 0.3),  # no diffuse field, only discrete echoes
+}
+
+HARD_MATERIALS = ("tile", "stone", "marble", "concrete", "glass", "metal", "brick", "plaster", "ceramic")
+SOFT_MATERIALS = ("carpet", "fabric", "curtain", "upholster", "sofa", "book", "cushion", "rug", "foam", "bed")
+
+_SHOT_WORDS = {
+    "extreme_close_up": "extreme close-up",
+    "close_up": "close-up",
+    "medium_close_up": "medium close-up",
+    "medium": "medium shot",
+    "wide": "wide shot",
+    "extreme_wide": "extreme wide shot",
+}
+_REVERB_WORDS = {
+    "dead": "acoustically dead, almost no reverberation",
+    "short": "short, soft reverberation",
+    "medium": "noticeable reverberation from hard surfaces",
+    "long": "long reverberation",
+    "very_long": "very long, cavernous reverberation",
+}
+_LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "ja": "Japanese"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Acoustics(_Model):
+    """The acoustic space the sound should come from."""
+
+    setting: Literal["interior", "exterior"]
+    size: Literal["tiny", "small", "medium", "large", "huge"] = "medium"
+    materials: tuple[str, ...] = ()
+    reverb: Reverb | None = None
+    """Explicit reverberation class; derived from size and materials when absent."""
+    description: str = ""
+
+    def reverb_class(self) -> str:
+        """Reverb class (a key of :data:`RT60_RANGES`), explicit or derived."""
+        if self.setting == "exterior":
+            return "outdoor"
+        if self.reverb is not None:
+            return self.reverb
+        mats = " ".join(self.materials).lower()
+        hard = sum(m in mats for m in HARD_MATERIALS)
+        soft = sum(m in mats for m in SOFT_MATERIALS)
+        hardness = 1 if hard > soft else (-1 if soft > hard else 0)
+        table = {
+            "tiny": ("dead", "dead", "short"),
+            "small": ("short", "short", "medium"),
+            "medium": ("short", "medium", "medium"),
+            "large": ("medium", "long", "long"),
+            "huge": ("long", "long", "very_long"),
+        }
+        return table[self.size][hardness + 1]
+
+    def expected_rt60_s(self) -> tuple[float, float]:
+        """Expected RT60 range in seconds for this space."""
+        return RT60_RANGES[self.reverb_class()]
+
+    def space_class(self) -> SpaceClass:
+        """Coarse space class: dry, room, large_hall or outdoor."""
+        rc = self.reverb_class()
+        if rc == "outdoor":
+            return "outdoor"
+        if rc == "dead":
+            return "dry"
+        if rc in ("short", "medium"):
+            return "room"
+        return "large_hall"
+
+
+class DialogueLine(_Model):
+    """One spoken line."""
+
+    text: str = Field(min_length=1)
+    speaker: str = "A"
+    language: str = "en"
+    delivery: str = ""
+    """Delivery or intention, e.g. "whispered", "angry"."""
+    start_s: float = Field(default=0.5, ge=0)
+
+
+class FoleyEvent(_Model):
+    """A sound event with a visible cause at a stated time."""
+
+    action: str = Field(min_length=1)
+    """What is seen, e.g. "a glass is set down on a wooden table"."""
+    sound: str = Field(min_length=1)
+    """What is heard, e.g. "a light glassy knock"."""
+    at_s: float = Field(ge=0)
+    kind: Literal["impact", "footsteps", "slam", "other"] = "impact"
+
+
+class Music(_Model):
+    """Music in the shot."""
+
+    mode: Literal["none", "under_dialogue", "featured"] = "none"
+    description: str = ""
+
+
+class Prompt(_Model):
+    """A structured audiovisual prompt."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    title: str = ""
+    scene: str = ""
+    """What is seen."""
+    text: str | None = None
+    """Free-text prompt; when set it is sent as is (structure still gives the targets)."""
+    shot: Shot = "medium"
+    acoustics: Acoustics = Acoustics(setting="interior")
+    ambience: str = ""
+    dialogue: tuple[DialogueLine, ...] = ()
+    foley: tuple[FoleyEvent, ...] = ()
+    music: Music = Music()
+    duration_s: float = Field(default=8.0, ge=1.0, le=60.0)
+    aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
+    tags: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _check(self) -> Prompt:
+        if not self.scene and not self.text:
+            raise ValueError("a prompt needs a 'scene' (structured) or a 'text' (free text)")
+        for i, line in enumerate(self.dialogue):
+            if line.start_s >= self.duration_s:
+                raise ValueError(f"dialogue[{i}].start_s={line.start_s} is past duration_s={self.duration_s}")
+        for i, ev in enumerate(self.foley):
+            if ev.at_s >= self.duration_s:
+                raise ValueError(f"foley[{i}].at_s={ev.at_s} is past duration_s={self.duration_s}")
+        return self
+
+    def canonical_text(self) -> str:
+        """The canonical text sent to every model (see :func:`render_prompt`)."""
+        return render_prompt(self)
+
+    def content_hash(self) -> str:
+        """Stable hash of the prompt's data."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _fmt_s(t: float) -> str:
+    return f"{t:g}s"
+
+
+def render_prompt(prompt: Prompt, *, template: str = TEMPLATE_VERSION) -> str:
+    """Render a prompt to its canonical text with the versioned template.
+
+    The same prompt always gives the same text, whatever model it is sent to.
+    """
+    if template != TEMPLATE_VERSION:
+        raise ConfigError(f"unknown prompt template {template!r}; known: {TEMPLATE_VERSION}", key="template")
+    if prompt.text:
+        return prompt.text.strip()
+    ac = prompt.acoustics
+    parts = [f"{prompt.scene.strip().rstrip('.')}.", f"Camera: {_SHOT_WORDS[prompt.shot]}."]
+    where = "Exterior" if ac.setting == "exterior" else f"Interior, {ac.size} space"
+    if ac.materials:
+        where += " with " + ", ".join(ac.materials)
+    rc = ac.reverb_class()
+    acoustic = where + (f"; {_REVERB_WORDS[rc]}" if rc != "outdoor" else "; open air, no room reverberation")
+    if ac.description:
+        acoustic += f"; {ac.description.strip().rstrip('.')}"
+    parts.append(f"Acoustics: {acoustic}.")
+    if prompt.ambience:
+        parts.append(f"Ambience: {prompt.ambience.strip().rstrip('.')}.")
+    for line in prompt.dialogue:
+        how = ", ".join(x for x in (line.delivery, _LANGUAGES.get(line.language, line.language)) if x)
+        parts.append(f'Dialogue at {_fmt_s(line.start_s)}, {line.speaker} ({how}): "{line.text.strip()}"')
+    for ev in prompt.foley:
+        parts.append(f"Sound effect at {_fmt_s(ev.at_s)}: {ev.action.strip().rstrip('.')}, {ev.sound.strip().rstrip('.')}.")
+    if prompt.music.mode == "none":
+        parts.append("Music: none.")
+    else:
+        where_m = "quietly under the dialogue" if prompt.music.mode == "under_dialogue" else "featured"
+        desc = f", {prompt.music.description.strip().rstrip('.')}" if prompt.music.description else ""
+        parts.append(f"Music: {where_m}{desc}.")
+    parts.append(f"Duration: {_fmt_s(prompt.duration_s)}, aspect ratio {prompt.aspect_ratio}. Picture and sound together.")
+    return "\n".join(parts)
+
+
+class PromptSuite(_Model):
+    """A named, versioned list of prompts (a YAML file)."""
+
+    name: str
+    version: str = "1"
+    description: str = ""
+    prompts: tuple[Prompt, ...] = Field(min_length=1)
+    source: str | None = Field(default=None, exclude=True)
+
+    def get(self, prompt_id: str) -> Prompt:
+        """The prompt with this id."""
+        for p in self.prompts:
+            if p.id == prompt_id:
+                return p
+        known = ", ".join(p.id for p in self.prompts)
+        raise ConfigError(f"no prompt {prompt_id!r} in suite {self.name!r} (known: {known})", path=self.source)
+
+
+def _loc(loc: tuple[Any, ...], data: Any) -> str:
+    """Turn a pydantic error location into a readable key, naming prompt ids."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            ident = ""
+            if isinstance(node, list) and 0 <= part < len(node) and isinstance(node[part], dict) and "id" in node[part]:
+                ident = f" (id={node[part]['id']})"
+            out += f"[{part}]{ident}"
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def validation_to_config_error(exc: ValidationError, *, path: str, data: Any) -> ConfigError:
+    """Turn a pydantic error into a :class:`ConfigError` naming the file and every bad key."""
+    lines = []
+    for err in exc.errors():
+        key = _loc(tuple(err["loc"]), data)
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path}: {key or '<top>'}: {msg}")
+    first = exc.errors()[0]
+    error = ConfigError("invalid:\n  " + "\n  ".join(lines), path=path, key=_loc(tuple(first["loc"]), data))
+    error.args = ("\n".join(lines),)
+    return error
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with the safe loader, as a :class:`ConfigError` on failure."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError("file not found", path=str(p))
+    try:
+        return yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", path=str(p)) from None
+
+
+def parse_suite(data: Any, *, source: str) -> PromptSuite:
+    """Validate suite data (already parsed YAML)."""
+    if not isinstance(data, dict):
+        raise ConfigError("a suite must be a mapping with 'name' and 'prompts'", path=source)
+    try:
+        suite = PromptSuite.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise validation_to_config_error(exc, path=source, data=data) from None
+    seen: set[str] = set()
+    for i, p in enumerate(suite.prompts):
+        if p.id in seen:
+            raise ConfigError(f"duplicate prompt id {p.id!r}", path=source, key=f"prompts[{i}].id")
+        seen.add(p.id)
+    return suite
+
+
+def load_suite(path: str | Path) -> PromptSuite:
+    """Load and validate a prompt suite YAML file.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and the key for every problem found.
+    """
+    return parse_suite(read_yaml(path), source=str(path))
+
+
+BUILTIN_SUITE = "builtin"
+
+
+def builtin_suite_path() -> Path:
+    """Path of the built-in suite shipped with the package."""
+    return Path(str(resources.files("workbench") / "suites" / "builtin.yaml"))
+
+
+def resolve_suite(ref: str | Path) -> PromptSuite:
+    """Load a suite by path, or the built-in one by the name ``builtin``."""
+    if str(ref) == BUILTIN_SUITE:
+        return load_suite(builtin_suite_path())
+    return load_suite(ref)

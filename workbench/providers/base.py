@@ -1,0 +1,138 @@
+"""What a provider adapter is: submit, poll, download, capability check, cost estimate.
+
+Adapters only speak their protocol. Caching, retries, concurrency, budget, journaling and
+storing live once, in :mod:`workbench.run`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from workbench.prompt import TEMPLATE_VERSION, Prompt
+from workbench.store import canonical_json, sha256_hex
+
+#: Request fields that do not change the output and so stay out of the cache key.
+NON_OUTPUT_FIELDS = frozenset({"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url"})
+
+
+#: Failure kinds the runner retries (with backoff, honouring Retry-After).
+RETRYABLE_KINDS = frozenset({"rate_limit", "transient", "timeout"})
+
+
+class ProviderError(Exception):
+    """A provider call failed; ``kind`` classifies it for the runner.
+
+    Kinds: auth, quota, rate_limit, content_policy, safety_filtered, not_found (retired
+    model), expired (download link gone), invalid_request, timeout, transient, fatal.
+    """
+
+    def __init__(self, kind: str, reason: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the runner should try the same call again."""
+        return self.kind in RETRYABLE_KINDS
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything that determines a generated clip."""
+
+    provider: str
+    prompt_id: str
+    text: str
+    """The canonical prompt text, identical for every provider."""
+    template_version: str = TEMPLATE_VERSION
+    duration_s: float = 8.0
+    aspect_ratio: str = "16:9"
+    seed: int | None = None
+    repeat: int = 0
+    params: dict[str, Any] = field(default_factory=dict)
+    provider_version: str = "1"
+
+    def key(self) -> str:
+        """Cache key over the whole canonical request (minus non-output fields)."""
+        d = {k: v for k, v in self.__dict__.items() if k not in NON_OUTPUT_FIELDS}
+        d["params"] = {k: v for k, v in self.params.items() if k not in NON_OUTPUT_FIELDS}
+        return sha256_hex(canonical_json(d).encode())[:32]
+
+    def record(self) -> dict[str, Any]:
+        """JSON-able form for provenance."""
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """The state of a submitted job."""
+
+    state: Literal["pending", "done", "failed"]
+    reason: str | None = None
+    kind: str | None = None
+    """Failure class: auth, quota, rate_limit, content_policy, safety_filtered, not_found, timeout, transient, fatal."""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model accepts."""
+
+    durations_s: tuple[float, float] = (1.0, 60.0)
+    aspect_ratios: tuple[str, ...] = ("16:9", "9:16", "1:1")
+    native_audio: bool = True
+    seed: bool = True
+
+
+class Provider(abc.ABC):
+    """One model behind one protocol."""
+
+    id: ClassVar[str]
+    description: ClassVar[str] = ""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    price_per_second_usd: ClassVar[float] = 0.0
+    #: True when a journaled job id can be polled again after a restart.
+    resumable: ClassVar[bool] = True
+    #: Jobs this provider may run at once (the runner enforces it).
+    max_concurrency: ClassVar[int] = 2
+
+    def validate(self, request: GenerationRequest) -> list[str]:
+        """Capability violations for this request (checked before anything is paid)."""
+        cap = self.capabilities
+        out = []
+        lo, hi = cap.durations_s
+        if not lo <= request.duration_s <= hi:
+            out.append(f"duration {request.duration_s:g}s outside {lo:g}-{hi:g}s")
+        if request.aspect_ratio not in cap.aspect_ratios:
+            out.append(f"aspect ratio {request.aspect_ratio} not in {', '.join(cap.aspect_ratios)}")
+        if not cap.native_audio:
+            out.append("model does not generate audio")
+        return out
+
+    def estimate_cost(self, request: GenerationRequest) -> float:
+        """Estimated price in USD."""
+        return round(self.price_per_second_usd * request.duration_s, 4)
+
+    @abc.abstractmethod
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        """Start a job; return its id."""
+
+    @abc.abstractmethod
+    async def poll(self, job_id: str) -> JobStatus:
+        """The job's current state."""
+
+    @abc.abstractmethod
+    async def download(self, job_id: str) -> bytes:
+        """The finished clip's bytes."""
+
+    def ground_truth(self, job_id: str) -> dict[str, Any] | None:
+        """Known ground truth for a clip (local reference models only)."""
+        return None
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release resources."""
