@@ -49,7 +49,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
     n_models = len(cfg.providers)
     print(f"workbench: {cfg.name}: {n_models} models, suite {cfg.suite}, {cfg.repeats} repeat(s)", file=sys.stderr)
-    res = run_comparison(cfg, run_dir=run_dir, jobs=args.jobs, quiet=args.quiet, report=False if args.no_report else None)
+    from workbench.executor import make_executor
+
+    n_clips = len(cfg.providers) * cfg.repeats * 100  # upper bound; "auto" only needs "more than a few"
+    executor = make_executor(
+        args.executor or ("dask" if args.scheduler else cfg.executor),
+        workers=args.jobs or cfg.workers,
+        n_tasks=n_clips,
+        scheduler=args.scheduler or cfg.scheduler,
+    )
+    try:
+        res = run_comparison(
+            cfg, run_dir=run_dir, jobs=args.jobs, quiet=args.quiet, report=False if args.no_report else None,
+            executor=executor,
+        )  # fmt: skip
+    finally:
+        executor.close()
     st = res.stats
     print(to_markdown(display_table(leaderboard(res.run_dir))))
     if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
@@ -143,11 +158,16 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from workbench.providers import get_provider, known_model_ids
+    from workbench.providers import catalogue
 
-    for mid in known_model_ids():
-        p = get_provider(mid)
-        print(f"{mid:22s} ${p.price_per_second_usd:.2f}/s  key: not needed  {p.description}")
+    rows = catalogue()
+    w = max(len(m.id) for m in rows)
+    print(f"{'model':{w}s}  {'$/s':>6s}  {'key':14s}  audio switch / notes")
+    for m in rows:
+        key = "not needed" if not m.key_env else ("set: " if m.key_set else "MISSING: ") + "|".join(m.key_env)
+        price = f"{m.price_per_second_usd:6.3f}" if m.price_per_second_usd else "     0"
+        print(f"{m.id:{w}s}  {price}  {key:14s}  {m.audio}; {m.price_note or m.description}")
+    print("\nKeys come only from the environment variables shown; see docs/providers.md for each provider.")
     return 0
 
 
@@ -162,7 +182,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     hits = cost = 0.0
     problems = []
     for c in cells:
-        prov = get_provider(c.provider_id)
+        prov = get_provider(c.provider_id, c.request.params)
         if store.lookup(c.request.key()) is not None:
             hits += 1
         else:
@@ -205,7 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="generate, score and report a comparison")
     matrix_opts(p)
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a killed run in its folder (journaled jobs are polled, not resubmitted)")
-    p.add_argument("--jobs", type=int, default=None, help="analysis worker processes (default: all cores)")
+    p.add_argument("--jobs", type=int, default=None, help="analysis workers (default: all cores)")
+    p.add_argument(
+        "--executor",
+        choices=["auto", "in-process", "processes", "dask"],
+        help="where analysis runs (default: the config's, else auto)",
+    )
+    p.add_argument("--scheduler", metavar="ADDR", help="an existing Dask scheduler, e.g. tcp://host:8786 (implies dask)")
     p.add_argument("--no-report", action="store_true", help="skip the HTML report")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(fn=cmd_run)
@@ -237,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild a run's leaderboard and HTML report from stored results")
     p.add_argument("run_dir")
     p.set_defaults(fn=cmd_report)
+
+    from workbench import cli_notebooks
+
+    cli_notebooks.add_commands(sub)  # batch, compare: papermill schedules and run-over-run
     return ap
 
 

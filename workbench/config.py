@@ -8,7 +8,7 @@ the local reference models).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -56,6 +56,12 @@ class ComparisonConfig(BaseModel):
     """First retry delay; doubles each attempt unless the provider sends Retry-After."""
     max_backoff_s: float = Field(default=120.0, ge=0)
     report: bool = True
+    executor: Literal["auto", "in-process", "processes", "dask"] = "auto"
+    """Where per-clip analysis runs; ``dask`` starts a local cluster unless ``scheduler`` is set."""
+    scheduler: str | None = None
+    """Address of an existing Dask scheduler, e.g. ``tcp://host:8786``."""
+    workers: int | None = Field(default=None, ge=1)
+    """Analysis workers (default: every core)."""
     source: str | None = Field(default=None, exclude=True)
 
     @field_validator("providers", mode="before")

@@ -6,6 +6,7 @@ never call ``plt.show()``. Figures are written to files and closed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,5 +124,7 @@ def write_figures(run_dir: Path, samples: Sequence[Sample], prompts: dict[str, P
             continue
         rows = [(s.model, audio.get(s.sample_id), reasons.get(s.sample_id)) for s in group]
         fig = grid_figure(rows, PLOT_SR, prompt=prompt, title=f"{pid}: {prompt.title or prompt.scene[:60]}")
-        fig.savefig(out / f"grid_{pid}.png", dpi=80)
+        with warnings.catch_warnings():  # constrained layout may give up on text-only rows; the figure is fine
+            warnings.simplefilter("ignore", UserWarning)
+            fig.savefig(out / f"grid_{pid}.png", dpi=80)
         plt.close(fig)

@@ -79,6 +79,8 @@ class Sample:
     latency_s: float | None = None
     cost_usd: float = 0.0
     has_audio: bool | None = None
+    notes: list[str] = field(default_factory=list)
+    """Capability problems the provider reported for this request (e.g. a duration it cannot do)."""
 
 
 @dataclass
@@ -247,6 +249,7 @@ class Generator:
     async def _generate(self, cell: Cell, s: Sample) -> None:
         prov = self.provider(cell)
         req = cell.request
+        s.notes = prov.validate(req)
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
             prior = self.pending.get(s.request_key) if prov.resumable else None

@@ -1,0 +1,180 @@
+"""Kling (Kuaishou) official API: ``kling/kling-v2-6``, ``kling/kling-v3``.
+
+``POST {K}/v1/videos/text2video`` then ``GET {K}/v1/videos/text2video/{task_id}`` until
+``task_status`` is ``succeed`` (sic) or ``failed``; the clip is ``task_result.videos[0].url``
+(a pre-signed link, fetched without credentials). Sound needs ``sound: "on"`` with
+``mode: "pro"`` (v2.6 and later); both are always sent.
+
+Auth: ``KLING_API_KEY`` (a Kling-issued key, sent as bearer) or ``KLING_ACCESS_KEY`` +
+``KLING_SECRET_KEY``, from which an HS256 JWT (``iss`` = access key, 30 min expiry) is
+signed here with :mod:`hmac`. Business error codes map to failure kinds (1303 concurrency
+-> rate_limit, 1301 content -> content_policy, 1102 depleted -> quota, ...).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from workbench.prompt import Prompt
+from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.http import HttpProvider, ModelSpec, body_json, check_params, http_error
+
+KLING_BASE_URL = "https://api-singapore.klingai.com"
+API_KEY_ENV = "KLING_API_KEY"
+ACCESS_KEY_ENV = "KLING_ACCESS_KEY"
+SECRET_KEY_ENV = "KLING_SECRET_KEY"
+KEY_ENVS = (API_KEY_ENV, ACCESS_KEY_ENV, SECRET_KEY_ENV)
+
+_AR = ("16:9", "9:16", "1:1")
+KLING_MODELS: dict[str, ModelSpec] = {
+    "kling-v2-6": ModelSpec(
+        "kling-v2-6", "Kling 2.6 pro with native sound (official API)", 0.147, durations=(5, 10),
+        aspect_ratios=_AR, seed=False, audio='sound="on", mode="pro"', price_note="≈$0.147/s with audio [third-party]",
+    ),
+    "kling-v3": ModelSpec(
+        "kling-v3", "Kling 3.0 pro with native sound (official API)", 0.20, duration_range=(3, 15),
+        aspect_ratios=_AR, seed=False, audio='sound="on", mode="pro"', price_note="assumed (no verified price)",
+    ),
+}  # fmt: skip
+
+#: Kling business code -> failure kind (official error table as mirrored in client code).
+CODE_KINDS = {
+    **{c: "auth" for c in (1000, 1001, 1002, 1003, 1004)},
+    1100: "quota", 1101: "quota", 1102: "quota", 1103: "auth",
+    **{c: "invalid_request" for c in (1200, 1201, 1202)},
+    1203: "not_found",
+    1300: "content_policy", 1301: "content_policy",
+    1302: "rate_limit", 1303: "rate_limit", 1304: "auth",
+    5000: "transient", 5001: "transient", 5002: "transient",
+}  # fmt: skip
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(access_key: str, secret_key: str, *, now: float | None = None, ttl_s: int = 1800) -> str:
+    """An HS256 JWT for Kling: ``{"iss": access_key, "exp": now+ttl, "nbf": now-5}`` (RFC 7519)."""
+    t = int(now if now is not None else time.time())
+    header = _b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = _b64url(json.dumps({"iss": access_key, "exp": t + ttl_s, "nbf": t - 5}, separators=(",", ":")).encode())
+    sig = hmac.new(secret_key.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64url(sig)}"
+
+
+class KlingProvider(HttpProvider):
+    """Kling text-to-video with sound."""
+
+    vendor: ClassVar[str] = "kling"
+    key_env: ClassVar[tuple[str, ...]] = KEY_ENVS
+    default_base_url: ClassVar[str] = KLING_BASE_URL
+    max_concurrency: ClassVar[int] = 2
+
+    def __init__(self, model: str, params: Mapping[str, Any]) -> None:
+        super().__init__(f"kling/{model}", KLING_MODELS[model], params)
+        self.model = model
+        self.mode = str(params.get("mode") or "pro")
+        self._jwt: tuple[str, float] | None = None
+        self._videos: dict[str, str] = {}
+
+    def auth_headers(self) -> dict[str, str]:
+        key = os.environ.get(API_KEY_ENV)
+        if key:
+            self.redact.add(key)
+            return {"Authorization": f"Bearer {key.strip()}"}
+        ak, sk = os.environ.get(ACCESS_KEY_ENV), os.environ.get(SECRET_KEY_ENV)
+        if not (ak and sk):
+            raise ProviderError(
+                "auth", f"no Kling credentials: set {API_KEY_ENV}, or {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}"
+            )
+        if self._jwt is None or self._jwt[1] - time.time() < 300:
+            tok = make_jwt(ak.strip(), sk.strip())
+            self._jwt = (tok, time.time() + 1800)
+            self.redact.add(ak.strip(), sk.strip(), tok)
+        return {"Authorization": f"Bearer {self._jwt[0]}"}
+
+    def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
+        data = body_json(resp)
+        code = data.get("code") if isinstance(data, dict) else None
+        kind = CODE_KINDS.get(code) if isinstance(code, int) else None
+        err = http_error(resp, self.redact, what=what, kind=kind)
+        if code is not None:
+            err.reason = f"{err.reason} (Kling code {code})"
+        if kind == "rate_limit" and err.retry_after is None and code == 1303:
+            err.retry_after = 1.0  # the docs ask for at least a second of back-off on 1303
+        return err
+
+    def _check_code(self, data: Mapping[str, Any], resp_status: int, *, what: str) -> None:
+        code = data.get("code", 0)
+        if code not in (0, None):
+            kind = CODE_KINDS.get(code, "fatal") if isinstance(code, int) else "fatal"
+            msg = " ".join(str(data.get("message") or "error").split())[:300]
+            raise ProviderError(kind, self.redact(f"{what}: Kling code {code}: {msg}"), status=resp_status)
+
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        body = self.body_with_extras(
+            {
+                "model_name": self.model,
+                "prompt": request.text,
+                "mode": self.mode,
+                "aspect_ratio": request.aspect_ratio,
+                "duration": str(self.spec.snap_duration(request.duration_s)),
+                "sound": "on",
+            }
+        )
+        data = await self.call_json("POST", "v1/videos/text2video", json_body=body, what="submit")
+        self._check_code(data, 200, what="submit")
+        task_id = (data.get("data") or {}).get("task_id")
+        if not task_id:
+            raise ProviderError("fatal", self.redact(f"submit: no task_id in the answer: {str(data)[:200]}"))
+        return str(task_id)
+
+    async def poll(self, job_id: str) -> JobStatus:
+        data = await self.call_json("GET", f"v1/videos/text2video/{job_id}", what="poll")
+        self._check_code(data, 200, what="poll")
+        task = data.get("data") or {}
+        status = task.get("task_status")
+        if status == "failed":
+            msg = str(task.get("task_status_msg") or "task failed")
+            low = msg.lower()
+            kind = "content_policy" if any(w in low for w in ("risk", "policy", "sensitive", "safety")) else "fatal"
+            return JobStatus("failed", reason=f"Kling task failed: {msg}", kind=kind)
+        if status != "succeed":
+            return JobStatus("pending")
+        videos = (task.get("task_result") or {}).get("videos") or []
+        url = next((v.get("url") for v in videos if v.get("url")), None)
+        if not url:
+            return JobStatus("failed", reason="task succeeded without a video URL", kind="safety_filtered")
+        self._videos[job_id] = str(url)
+        return JobStatus("done")
+
+    async def download(self, job_id: str) -> bytes:
+        url = self._videos.get(job_id)
+        if url is None:
+            st = await self.poll(job_id)
+            if st.state != "done":
+                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
+            url = self._videos[job_id]
+        data = await self.fetch_media(self.url(url))
+        self._videos.pop(job_id, None)
+        return data
+
+
+def make_kling(model: str, params: Mapping[str, Any]) -> KlingProvider:
+    """Factory for ``kling/<model_name>``."""
+    if model not in KLING_MODELS:
+        raise KeyError(model)
+    check_params(params, ("mode",), provider_id=f"kling/{model}")
+    return KlingProvider(model, params)
+
+
+__all__ = ["CODE_KINDS", "KLING_MODELS", "KlingProvider", "make_jwt", "make_kling"]

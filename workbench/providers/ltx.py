@@ -1,0 +1,111 @@
+"""Lightricks LTX API: ``ltx/ltx-2-pro``, ``ltx/ltx-2-fast``.
+
+``POST {L}/v1/text-to-video`` (bearer ``LTX_API_KEY``) is synchronous: the response body
+*is* the MP4. :meth:`submit` therefore makes the whole call (long read timeout) and keeps
+the bytes; :meth:`poll` answers at once. There is no server-side job to poll after a
+restart, so the adapter is not resumable (a killed run submits again on ``--resume``).
+Sound needs ``generate_audio: true`` (it defaults off), which is always sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import httpx
+
+from workbench.prompt import Prompt
+from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.http import MAX_DOWNLOAD_BYTES, HttpProvider, ModelSpec, check_params, transport_error
+
+LTX_URL = "https://api.ltx.video"
+LTX_KEY_ENV = ("LTX_API_KEY", "LTXV_API_KEY")
+
+LTX_MODELS: dict[str, ModelSpec] = {
+    "ltx-2-pro": ModelSpec("ltx-2-pro", "Lightricks LTX-2 Pro (LTX API), generate_audio=true", 0.12,
+                           durations=(6, 8, 10), audio="generate_audio=true", price_note="assumed"),
+    "ltx-2-fast": ModelSpec("ltx-2-fast", "Lightricks LTX-2 Fast (LTX API), generate_audio=true", 0.08,
+                            durations=(6, 8, 10, 12, 14, 16, 18, 20), audio="generate_audio=true", price_note="assumed"),
+}  # fmt: skip
+
+_RESOLUTION = {"16:9": "1920x1080", "9:16": "1080x1920"}
+
+
+class LtxProvider(HttpProvider):
+    """LTX text-to-video; one synchronous call per clip."""
+
+    vendor: ClassVar[str] = "ltx"
+    key_env: ClassVar[tuple[str, ...]] = LTX_KEY_ENV
+    default_base_url: ClassVar[str] = LTX_URL
+    resumable: ClassVar[bool] = False
+    max_concurrency: ClassVar[int] = 2
+
+    def __init__(self, model: str, params: Mapping[str, Any]) -> None:
+        super().__init__(f"ltx/{model}", LTX_MODELS[model], params, default_read_s=900.0)
+        self.model = model
+        self._clips: dict[str, bytes] = {}
+
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The request JSON."""
+        return self.body_with_extras(
+            {
+                "prompt": request.text,
+                "model": self.model,
+                "duration": self.spec.snap_duration(request.duration_s),
+                "resolution": _RESOLUTION.get(request.aspect_ratio, "1920x1080"),
+                "fps": 25,
+                "generate_audio": True,
+            }
+        )
+
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        what = "generate"
+        hdrs = self.auth_headers()
+        try:
+            async with self.client.stream(
+                "POST", self.url("v1/text-to-video"), json=self.build_body(request), headers=hdrs
+            ) as r:
+                if r.status_code >= 400:
+                    await r.aread()
+                    raise self.classify(r, what=what)
+                ctype = r.headers.get("content-type", "")
+                chunks, n = [], 0
+                async for chunk in r.aiter_bytes():
+                    n += len(chunk)
+                    if n > MAX_DOWNLOAD_BYTES:
+                        raise ProviderError("fatal", f"{what}: response exceeds the {MAX_DOWNLOAD_BYTES} byte cap")
+                    chunks.append(chunk)
+                expected = r.headers.get("content-length")
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, self.redact, what=what) from None
+        data = b"".join(chunks)
+        if "json" in ctype or not data:
+            raise ProviderError(
+                "fatal", self.redact(f"{what}: expected an MP4 body, got {ctype or 'nothing'}: {data[:200]!r}")
+            )
+        if expected and expected.isdigit() and int(expected) != len(data):
+            raise ProviderError("transient", f"{what}: got {len(data)} of {expected} bytes")
+        job_id = f"ltx-{request.key()}"
+        self._clips[job_id] = data
+        return job_id
+
+    async def poll(self, job_id: str) -> JobStatus:
+        if job_id in self._clips:
+            return JobStatus("done")
+        return JobStatus(
+            "failed", reason="LTX calls are synchronous; this clip was lost with its process", kind="not_found"
+        )
+
+    async def download(self, job_id: str) -> bytes:
+        try:
+            return self._clips.pop(job_id)
+        except KeyError:
+            raise ProviderError("not_found", f"no clip kept for {job_id}") from None
+
+
+def make_ltx(model: str, params: Mapping[str, Any]) -> LtxProvider:
+    """Factory for ``ltx/<model>``."""
+    if model not in LTX_MODELS:
+        raise KeyError(model)
+    check_params(params, (), provider_id=f"ltx/{model}")
+    return LtxProvider(model, params)
