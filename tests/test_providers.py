@@ -110,6 +110,7 @@ def test_every_adapter_end_to_end_into_store_and_leaderboard(tmp_path, server, k
         _entry(server, "dashscope/wan2.5-t2v-preview"),
         _entry(server, "ltx/ltx-2-pro"),
         {"id": "folder/mine", "params": {"path": str(clips)}},
+        {"id": "local/synced"},  # one leaderboard across remote, imported and local models
     ]
     res = _run(_cfg(entries), tmp_path, "run")
     bad = [(s.model, s.status, s.kind, s.reason) for s in res.samples if s.status != "ok"]
