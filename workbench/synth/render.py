@@ -1,0 +1,186 @@
+"""Render a structured prompt into a real MP4 with known ground truth (the ``local/<variant>`` models)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from workbench.prompt import Prompt
+from workbench.synth import face, scene
+from workbench.synth.encode import encode_mp4
+from workbench.synth.mix import SR, render_audio, to_audio_time, voiced_intervals
+from workbench.synth.sounds import foley_kind
+from workbench.synth.variants import VARIANTS, VariantParams, variant_params
+
+FPS = 25
+#: The mouth follows the speech envelope with no lead or lag (zero-phase smoothing).
+MOUTH_LEAD_MS = 0.0
+
+
+@dataclass(frozen=True)
+class RenderedClip:
+    """A rendered clip.
+
+    Attributes
+    ----------
+    data : bytes
+        MP4 file: H.264 (yuv420p) + AAC mono 48 kHz, 25 fps, 854x480 (16:9), 480x854 (9:16), 480x480 (1:1).
+    ground_truth : dict
+        JSON-serialisable facts of the clip (see :func:`render_clip`).
+    """
+
+    data: bytes
+    ground_truth: dict
+
+
+def _r(x: float | None, nd: int = 4) -> float | None:
+    return None if x is None else round(float(x), nd)
+
+
+def _frames(prompt: Prompt, lay: scene.Layout, openings: np.ndarray) -> Iterator[np.ndarray]:
+    """The picture, frame by frame: the face with its mouth opening, and the foley stage at ``k / FPS``."""
+    bg = scene.background(lay.width, lay.height)
+    fr = face.FaceRenderer(bg, panel=lay.face, shot=prompt.shot)
+    events = [scene.StageEvent(foley_kind(ev), ev.at_s, i) for i, ev in enumerate(prompt.foley)]
+    sx, sy, sw, sh = lay.stage
+    stage = scene.Stage((sw, sh), events)
+    for k, o in enumerate(openings):
+        img = fr.base.copy()
+        fr.draw(img, float(o))
+        img[sy : sy + sh, sx : sx + sw] = stage.draw(k / FPS)
+        yield img
+
+
+def _timing_truth(prompt: Prompt, params: VariantParams, lines: list[dict], speech: np.ndarray) -> dict:
+    d = prompt.duration_s
+
+    def at(t: float) -> float:
+        return to_audio_time(t, params)
+
+    foley = []
+    for ev in prompt.foley:
+        onset = None if params.generic else _r(at(ev.at_s + params.foley_offset_ms / 1000))
+        foley.append(
+            {
+                "at_s": ev.at_s,
+                "visual_contact_s": _r(scene.contact_frame_time(ev.at_s, FPS)),
+                "audio_onset_s": onset if onset is None or onset < d else None,
+                "kind": foley_kind(ev),
+                "prompt_kind": ev.kind,
+            }
+        )
+    segments = []
+    if not params.generic:
+        for ln in lines:
+            s0, s1 = at(ln["start_s"]), min(at(ln["end_s"]), d)
+            if s0 >= d:
+                continue
+            segments.append(
+                {
+                    "start_s": _r(s0),
+                    "end_s": _r(s1),
+                    "text": ln["text"],
+                    "language": ln["language"],
+                    "speaker": ln["speaker"],
+                    "voice": ln["voice"],
+                    "words": [
+                        {"text": w["text"], "start_s": _r(at(w["start_s"]))}
+                        for w in ln["words"]
+                        if at(w["start_s"]) < d
+                    ],
+                }
+            )
+    voiced = (
+        []
+        if params.generic
+        else [[_r(at(a)), _r(min(at(b), d))] for a, b in voiced_intervals(speech, sr=SR) if at(a) < d]
+    )
+    rate = params.drift_ms_per_s
+    return {
+        "audio_offset_ms": params.offset_ms,
+        "drift_ms_per_s": rate,
+        "drift_offsets_ms": [[float(t), round(rate * t, 3)] for t in range(math.ceil(d) + 1)] if rate else None,
+        "foley_offset_ms": params.foley_offset_ms,
+        "foley": foley,
+        "speech_segments": segments,
+        "voiced_intervals_s": voiced,
+        "picture_speech_segments": [{"start_s": _r(ln["start_s"]), "end_s": _r(ln["end_s"])} for ln in lines],
+    }
+
+
+def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
+    """Render ``prompt`` as the local reference model ``local/<variant>``.
+
+    Parameters
+    ----------
+    prompt : Prompt
+    variant : str
+        A key of :data:`VARIANTS`.
+    seed : int
+        Varies the noise and, for ``dubbed``/``drift``, the offset/rate (see :mod:`workbench.synth.variants`).
+
+    Returns
+    -------
+    RenderedClip
+        Deterministic: the same arguments give the same bytes and ground truth.
+
+    Notes
+    -----
+    Ground-truth keys: ``variant``, ``defect``, ``fps``, ``duration_s``, ``width``, ``height``,
+    ``audio_offset_ms`` (constant part, + = audio late), ``drift_ms_per_s``, ``drift_offsets_ms``
+    ([picture s, ms] per second), ``foley_offset_ms``, ``rt60_s`` (measured on the applied RIR; None
+    outdoors), ``rt60_target_s``, ``rt60_expected_range_s``, ``drr_db``, ``space_class`` (the prompt's),
+    ``audio_space_class`` (the one rendered), ``foley`` (``at_s``, ``visual_contact_s``,
+    ``audio_onset_s``, ``kind``), ``speech_segments`` (audio time: ``start_s``, ``end_s``, ``text``,
+    ``language``, ``words``), ``voiced_intervals_s``, ``speech_to_background_db``, ``stem_rms_dbfs``,
+    ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1).
+    """
+    params = variant_params(variant, seed=seed)
+    lay = scene.layout_for(prompt.aspect_ratio)
+    n_frames = int(round(prompt.duration_s * FPS))
+    audio = render_audio(prompt, params, seed=seed)
+    openings = face.mouth_track(y=audio.speech_picture, sr=SR, n_frames=n_frames, fps=FPS)
+    data = encode_mp4(_frames(prompt, lay, openings), audio.y, width=lay.width, height=lay.height, fps=FPS, sr=SR)
+    placement = face.place_face(panel=lay.face, shot=prompt.shot)
+    facts = audio.truth
+    lo, hi = prompt.acoustics.expected_rt60_s()
+    truth = {
+        "variant": variant,
+        "defect": VARIANTS[variant],
+        "seed": seed,
+        "prompt_id": prompt.id,
+        "fps": FPS,
+        "duration_s": prompt.duration_s,
+        "n_frames": n_frames,
+        "width": lay.width,
+        "height": lay.height,
+        "sample_rate": SR,
+        **_timing_truth(prompt, params, audio.lines, audio.speech_picture),
+        "rt60_s": _r(facts["rt60_s"]),
+        "rt60_target_s": _r(facts["rt60_target_s"]),
+        "rt60_expected_range_s": [lo, hi],
+        "drr_db": _r(facts["drr_db"], 2),
+        "drr_target_db": facts["drr_target_db"],
+        "echo_s": facts["echo_s"],
+        "space_class": prompt.acoustics.space_class(),
+        "audio_space_class": facts["audio_space_class"],
+        "ambience": facts["ambience"],
+        "music": facts["music"],
+        "generic_impacts_s": facts.get("generic_impacts_s"),
+        "speech_to_background_db": facts["speech_to_background_db"],
+        "stem_rms_dbfs": facts["stem_rms_dbfs"],
+        "mix_gain_db": facts["mix_gain_db"],
+        "peak_dbfs": facts["peak_dbfs"],
+        "face": {
+            "present": True,
+            "bbox": list(placement.face_box),
+            "mouth": placement.mouth,
+            "image": "skimage.data.astronaut",
+        },
+        "mouth_lead_ms": MOUTH_LEAD_MS,
+        "mouth_opening": [round(float(o), 3) for o in openings],
+    }
+    return RenderedClip(data=data, ground_truth=truth)
