@@ -27,7 +27,7 @@ def test_compare_notebook_renders_report(tmp_path, fake_provider):
     assert html.count('<table class="dataframe leaderboard"') >= 1
     assert "test/ok" in html and "test/fail" in html
     assert html.count('<img alt="spectrogram grid for') == 2  # one grid per prompt
-    assert 'src="clips/glass-on-table__test-ok__r0.mp4"' in html
+    assert 'src="assets/clips/glass-on-table__test-ok__r0.mp4"' in html
     assert "content rejected by the provider" in html  # failure reason shown
     assert "We ship" not in html and "wooden table" in html  # the prompts' canonical texts
     assert str(tmp_path) not in html  # no absolute local path

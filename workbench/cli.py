@@ -207,6 +207,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
     write_leaderboard(run_dir)
     print(f"Report: {render_report(run_dir)}")
+    if args.zip:
+        from workbench.report import bundle_report
+
+        print(f"Bundle to send: {bundle_report(run_dir)}")
     return 0
 
 
@@ -262,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="rebuild a run's leaderboard and HTML report from stored results")
     p.add_argument("run_dir")
+    p.add_argument("--zip", action="store_true", help="also zip report.html with its assets/ to send it")
     p.set_defaults(fn=cmd_report)
 
     from workbench import cli_notebooks

@@ -411,11 +411,12 @@ def bundle_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         raise FileNotFoundError(f"{run_dir.name} has no report.html: run `workbench report` first")
     out = Path(out) if out else run_dir / f"{run_dir.name}-report.zip"
     tmp = out.with_name(f".{out.name}.tmp")
+    files = [report, *sorted(f for f in (run_dir / ASSETS_DIR).rglob("*") if f.is_file())]
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
-        z.write(report, f"{run_dir.name}/report.html")
-        for f in sorted((run_dir / ASSETS_DIR).rglob("*")):
-            if f.is_file():
-                z.write(f, f"{run_dir.name}/{f.relative_to(run_dir).as_posix()}")
+        for f in files:
+            info = zipfile.ZipInfo.from_file(f, f"{run_dir.name}/{f.relative_to(run_dir).as_posix()}")
+            info.external_attr = (0o100644 & 0xFFFF) << 16  # readable by whoever unpacks it
+            z.writestr(info, f.read_bytes())
     os.replace(tmp, out)
     return out
 

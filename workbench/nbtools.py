@@ -1,0 +1,97 @@
+"""Small helpers that keep the notebooks thin.
+
+- :func:`run_comparison_from_params` runs a whole comparison from notebook parameters. A
+  Jupyter kernel runs cells inside an asyncio loop, where the runner's ``asyncio.run``
+  is not allowed, so it runs in a worker thread.
+- :func:`record_outputs` tags an executed notebook with the paths it produced (a display
+  output of type :data:`OUTPUTS_MIME`); :func:`read_outputs` finds them again, which is how
+  ``workbench batch`` lists each notebook's outputs in its manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+OUTPUTS_MIME = "application/vnd.workbench.outputs+json"
+
+
+def call_in_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` in a fresh thread (no running event loop there) and return or raise its result."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=target, name="workbench-call", daemon=True)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def run_comparison_from_params(
+    *,
+    name: str,
+    suite: str = "builtin",
+    prompts: Sequence[str] = (),
+    models: Sequence[str] = (),
+    repeats: int = 1,
+    metrics: Sequence[str] = (),
+    seed: int = 0,
+    write_report: bool = True,
+    results_dir: str = "",
+):
+    """Validate the parameters as a comparison config and run it (see :func:`workbench.run.run_comparison`).
+
+    Empty ``prompts``/``metrics`` mean every prompt of the suite / every default analyzer.
+    Returns the :class:`~workbench.run.RunResult`.
+    """
+    from workbench.config import parse_config
+    from workbench.run import new_run_dir, results_root, run_comparison
+    from workbench.store import ClipStore
+
+    data: dict[str, Any] = {"name": name, "suite": suite, "providers": list(models), "repeats": repeats, "seed": seed}
+    if prompts:
+        data["prompts"] = list(prompts)
+    if metrics:
+        data["metrics"] = list(metrics)
+    cfg = parse_config(data, source="<notebook parameters>")
+    root = Path(results_dir) if results_dir else results_root()
+    run_dir = new_run_dir(cfg.name, root)
+    return call_in_thread(
+        run_comparison, cfg, run_dir=run_dir, store=ClipStore(root / "store"), quiet=True, report=write_report
+    )
+
+
+def record_outputs(**paths: str | Path | None) -> None:
+    """Display the paths this notebook produced as a machine-readable output (shown as text too)."""
+    from IPython.display import display
+
+    data = {k: str(v) for k, v in paths.items() if v is not None}
+    text = "\n".join(f"{k}: {v}" for k, v in data.items())
+    display({OUTPUTS_MIME: data, "text/plain": text}, raw=True)
+
+
+def read_outputs(executed: str | Path) -> dict[str, str]:
+    """Every path recorded by :func:`record_outputs` in an executed notebook (later ones win)."""
+    try:
+        nb = json.loads(Path(executed).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, str] = {}
+    for cell in nb.get("cells", []):
+        for o in cell.get("outputs", []) or []:
+            data = o.get("data", {}) if isinstance(o, dict) else {}
+            if OUTPUTS_MIME in data and isinstance(data[OUTPUTS_MIME], dict):
+                out.update({str(k): str(v) for k, v in data[OUTPUTS_MIME].items()})
+    return out

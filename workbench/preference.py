@@ -1,0 +1,359 @@
+"""Creator judgements: blind A/B votes and mute-test answers, and the per-model score they give.
+
+Votes are appended to ``<run>/preferences/votes.jsonl``, one JSON object per line. Each
+append takes an exclusive ``flock`` on the file, repairs a line torn by an earlier kill,
+writes the whole line with one ``write`` on an ``O_APPEND`` descriptor and ``fsync``s it, so
+concurrent writers (two notebooks on one run) never interleave and a crash loses at most
+the line being written. Nothing is ever rewritten.
+
+The per-model score is the Bradley-Terry model, P(i beats j) = p_i / (p_i + p_j), fitted by
+the minorization-maximization (MM) iteration of Hunter (2004):
+
+    p_i <- W_i / sum_{j != i} n_ij / (p_i + p_j)
+
+where W_i counts i's wins and n_ij the comparisons of i and j. A tie counts half a win to
+each side. A prior of ``prior`` virtual ties between every pair of judged models keeps
+the estimate finite when a model never (or always) wins and connects the comparison graph.
+
+References
+----------
+- R. A. Bradley and M. E. Terry, "Rank analysis of incomplete block designs: I. The method
+  of paired comparisons", Biometrika 39(3/4), 1952.
+- D. R. Hunter, "MM algorithms for generalized Bradley-Terry models", Annals of
+  Statistics 32(1), 2004.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import math
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.metrics.registry import MetricSpec
+
+VOTES_FILE = Path("preferences") / "votes.jsonl"
+TAGS = ("lips", "room", "foley", "voice", "music")
+"""Reasons a creator may tick when choosing a clip."""
+
+AbChoice = Literal["left", "right", "tie"]
+MuteChoice = Literal["own", "other", "unsure"]
+
+
+def votes_path(run_dir: str | Path) -> Path:
+    """Where a run's votes are stored."""
+    return Path(run_dir) / VOTES_FILE
+
+
+def append_vote(run_dir: str | Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one vote record (a JSON line) to the run's vote log; return it with id and time.
+
+    Raises
+    ------
+    ValueError
+        If the record has no ``kind``.
+    """
+    if record.get("kind") not in ("ab", "mute"):
+        raise ValueError("a vote needs kind 'ab' or 'mute'")
+    rec = {"v": 1, "id": secrets.token_hex(6), "t": datetime.now(UTC).isoformat(timespec="seconds"), **record}
+    path = votes_path(run_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            line = b"\n" + line  # a line torn by a kill must not swallow this one
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    return rec
+
+
+def ab_vote(
+    run_dir: str | Path,
+    *,
+    prompt_id: str,
+    left: tuple[str, str],
+    right: tuple[str, str],
+    winner: AbChoice,
+    tags: Sequence[str] = (),
+    note: str = "",
+    rater: str = "",
+) -> dict[str, Any]:
+    """Record a blind A/B choice; ``left``/``right`` are ``(sample_id, model)`` as shown."""
+    if winner not in ("left", "right", "tie"):
+        raise ValueError(f"winner must be left, right or tie, not {winner!r}")
+    bad = [t for t in tags if t not in TAGS]
+    if bad:
+        raise ValueError(f"unknown tags {bad}; known: {', '.join(TAGS)}")
+    return append_vote(
+        run_dir,
+        {
+            "kind": "ab", "prompt_id": prompt_id, "left_sample": left[0], "left_model": left[1],
+            "right_sample": right[0], "right_model": right[1], "winner": winner, "tags": list(tags),
+            "note": note, "rater": rater,
+        },
+    )  # fmt: skip
+
+
+def mute_vote(
+    run_dir: str | Path,
+    *,
+    prompt_id: str,
+    sample_id: str,
+    model: str,
+    other_sample: str,
+    choice: MuteChoice,
+    first: Literal["own", "other"],
+    tags: Sequence[str] = (),
+    note: str = "",
+    rater: str = "",
+) -> dict[str, Any]:
+    """Record a mute-test answer: which sound fits the picture (``first`` = which was played first)."""
+    if choice not in ("own", "other", "unsure"):
+        raise ValueError(f"choice must be own, other or unsure, not {choice!r}")
+    return append_vote(
+        run_dir,
+        {
+            "kind": "mute", "prompt_id": prompt_id, "sample_id": sample_id, "model": model,
+            "other_sample": other_sample, "choice": choice, "first": first, "tags": list(tags),
+            "note": note, "rater": rater,
+        },
+    )  # fmt: skip
+
+
+def load_votes(run_dir: str | Path, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every readable vote of a run (a line cut by a kill is skipped), optionally of one kind."""
+    path = votes_path(run_dir)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and (kind is None or rec.get("kind") == kind):
+            out.append(rec)
+    return out
+
+
+# -- Bradley-Terry ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BTFit:
+    """A fitted Bradley-Terry model."""
+
+    models: tuple[str, ...]
+    strength: np.ndarray
+    """p_i, shape (n_models,), geometric mean 1."""
+    iterations: int
+    converged: bool
+
+
+def bradley_terry(
+    *,
+    wins: np.ndarray,
+    prior: float = 1.0,
+    tol: float = 1e-10,
+    max_iter: int = 10_000,
+) -> tuple[np.ndarray, int, bool]:
+    """Bradley-Terry strengths from a win matrix by Hunter's MM iteration.
+
+    Parameters
+    ----------
+    wins : np.ndarray, shape (n, n)
+        ``wins[i, j]`` = times i was preferred to j (ties entered as 0.5 to each side).
+    prior : float
+        Virtual ties added between every pair (0 = plain maximum likelihood, which diverges
+        when a model never wins).
+    tol : float
+        Stop when no log-strength moves more than this.
+    max_iter : int
+
+    Returns
+    -------
+    strength : np.ndarray, shape (n,)
+        p_i normalised to geometric mean 1.
+    iterations : int
+    converged : bool
+    """
+    w = np.asarray(wins, dtype=float)
+    n = w.shape[0]
+    if w.shape != (n, n):
+        raise ValueError(f"wins must be square, got {w.shape}")
+    if n == 0:
+        return np.zeros(0), 0, True
+    w = w + (prior / 2.0) * (1.0 - np.eye(n))
+    games = w + w.T
+    total = w.sum(axis=1)
+    p = np.ones(n)
+    for it in range(1, max_iter + 1):
+        denom = (games / (p[:, None] + p[None, :])).sum(axis=1)
+        new = np.where(denom > 0, total / np.where(denom > 0, denom, 1.0), p)
+        new = np.maximum(new, 1e-300)
+        new /= np.exp(np.mean(np.log(new)))
+        step = np.max(np.abs(np.log(new) - np.log(p)))
+        p = new
+        if step < tol:
+            return p, it, True
+    return p, max_iter, False
+
+
+def ab_outcomes(votes: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, float]]:
+    """A/B votes as ``(model_a, model_b, score of a)``: 1 win, 0 loss, 0.5 tie."""
+    out = []
+    for v in votes:
+        if v.get("kind") != "ab" or v.get("left_model") == v.get("right_model"):
+            continue
+        s = {"left": 1.0, "right": 0.0, "tie": 0.5}.get(v.get("winner", ""))
+        if s is not None:
+            out.append((v["left_model"], v["right_model"], s))
+    return out
+
+
+def preference_table(votes: Iterable[Mapping[str, Any]], *, prior: float = 1.0) -> pd.DataFrame:
+    """Per-model Bradley-Terry score from A/B votes.
+
+    Columns: ``model``, ``bt_score`` (ln p, mean 0 over models), ``win_prob`` (chance to
+    beat a model of average strength, p/(p+1)), ``wins``, ``losses``, ``ties``, ``votes``,
+    ``rank`` (1 = preferred). Sorted best first; empty when there are no votes.
+    """
+    cols = ["model", "bt_score", "win_prob", "wins", "losses", "ties", "votes", "rank"]
+    outcomes = ab_outcomes(votes)
+    if not outcomes:
+        return pd.DataFrame(columns=cols)
+    models = sorted({m for a, b, _ in outcomes for m in (a, b)})
+    idx = {m: i for i, m in enumerate(models)}
+    w = np.zeros((len(models), len(models)))
+    counts = {m: [0, 0, 0] for m in models}
+    for a, b, s in outcomes:
+        w[idx[a], idx[b]] += s
+        w[idx[b], idx[a]] += 1.0 - s
+        k = 0 if s == 1.0 else (1 if s == 0.0 else 2)
+        counts[a][k] += 1
+        counts[b][{0: 1, 1: 0, 2: 2}[k]] += 1
+    p, _, _ = bradley_terry(wins=w, prior=prior)
+    df = pd.DataFrame({
+        "model": models,
+        "bt_score": np.round(np.log(p), 4),
+        "win_prob": np.round(p / (p + 1.0), 4),
+        "wins": [counts[m][0] for m in models],
+        "losses": [counts[m][1] for m in models],
+        "ties": [counts[m][2] for m in models],
+    })  # fmt: skip
+    df["votes"] = df["wins"] + df["losses"] + df["ties"]
+    df = df.sort_values("bt_score", ascending=False, kind="stable").reset_index(drop=True)
+    df["rank"] = df["bt_score"].rank(ascending=False, method="min").astype(int)
+    return df[cols]
+
+
+def mute_table(votes: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Per model: mute tests answered and the share where the clip's own sound was picked."""
+    rows = [v for v in votes if v.get("kind") == "mute"]
+    cols = ["model", "tests", "own", "other", "unsure", "own_share"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    df = pd.DataFrame(rows)
+    t = df.groupby("model")["choice"].value_counts().unstack(fill_value=0)
+    for c in ("own", "other", "unsure"):
+        if c not in t:
+            t[c] = 0
+    t["tests"] = t[["own", "other", "unsure"]].sum(axis=1)
+    decided = t["own"] + t["other"]
+    t["own_share"] = (t["own"] / decided.where(decided > 0)).round(3)
+    t.columns.name = None
+    return t.reset_index()[cols]
+
+
+# -- agreement with the automatic metrics -------------------------------------------------------
+
+
+def oriented(values: pd.Series, spec: MetricSpec | None) -> pd.Series | None:
+    """Values turned so that larger is better, or None when the metric has no direction."""
+    if spec is None:
+        return None
+    if spec.best_at_zero:
+        return -values.abs()
+    if spec.higher_is_better is None:
+        return None
+    return values if spec.higher_is_better else -values
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float:
+    """Spearman's rho (Pearson correlation of average ranks); NaN when undefined."""
+    if len(x) < 3:
+        return float("nan")
+    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+    if np.std(rx) == 0 or np.std(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def agreement(
+    votes: Sequence[Mapping[str, Any]],
+    scores: pd.DataFrame,
+    specs: Mapping[str, MetricSpec],
+    *,
+    prior: float = 1.0,
+) -> pd.DataFrame:
+    """How far each metric agrees with the creator's judgements.
+
+    ``spearman``: Spearman rank correlation, over models, between the Bradley-Terry score
+    and the metric's per-model aggregate turned so that larger is better (NaN with fewer
+    than 3 models or constant ranks). ``vote_agreement``: share of decisive A/B votes in
+    which the metric also prefers the chosen clip (clips the metric cannot tell apart or
+    did not score are left out; ``n_votes`` counts the rest).
+
+    Parameters
+    ----------
+    votes : sequence of vote records
+    scores : pd.DataFrame
+        Long scores (``scores.csv``): sample_id, model, metric, value.
+    specs : mapping of metric name to MetricSpec
+    """
+    cols = ["metric", "spearman", "n_models", "vote_agreement", "n_votes"]
+    prefs = preference_table(votes, prior=prior)
+    if prefs.empty or scores.empty:
+        return pd.DataFrame(columns=cols)
+    bt = prefs.set_index("model")["bt_score"]
+    decisive = [v for v in votes if v.get("kind") == "ab" and v.get("winner") in ("left", "right")]
+    rows = []
+    for name, sub in scores[scores["value"].notna()].groupby("metric", sort=False):
+        spec = specs.get(name)
+        per_clip = oriented(sub.set_index("sample_id")["value"].astype(float), spec)
+        if per_clip is None:
+            continue
+        agg = "mean" if spec is not None and spec.aggregate == "mean" else "median"
+        per_model = oriented(sub.groupby("model")["value"].agg(agg).astype(float), spec)
+        common = [m for m in bt.index if m in per_model.index]
+        rho = _spearman(bt[common].to_numpy(), per_model[common].to_numpy()) if common else float("nan")
+        agree = n = 0
+        for v in decisive:
+            a, b = v["left_sample"], v["right_sample"]
+            if a not in per_clip.index or b not in per_clip.index:
+                continue
+            va, vb = float(per_clip[a]), float(per_clip[b])
+            if math.isclose(va, vb, rel_tol=1e-9, abs_tol=1e-12):
+                continue
+            n += 1
+            agree += (va > vb) == (v["winner"] == "left")
+        rows.append({
+            "metric": name, "spearman": round(rho, 3) if not math.isnan(rho) else float("nan"),
+            "n_models": len(common), "vote_agreement": round(agree / n, 3) if n else float("nan"), "n_votes": n,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=cols)
