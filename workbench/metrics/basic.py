@@ -45,7 +45,9 @@ def integrated_loudness(*, y: np.ndarray, sr: int) -> float:
     version=1,
     outputs=[
         MetricSpec("duration_s", "s", None, "Clip duration (longest stream)."),
-        MetricSpec("audio_present", "bool", True, "1 if the clip has an audible audio track, else 0.", aggregate="mean"),
+        MetricSpec(
+            "audio_present", "bool", True, "1 if the clip has an audible audio track, else 0.", aggregate="mean"
+        ),
         MetricSpec("loudness_lufs", "LUFS", None, "Integrated loudness, ITU-R BS.1770-4."),
     ],
 )

@@ -64,7 +64,9 @@ def astronaut() -> np.ndarray:
     return img
 
 
-def mouth_track(*, y: np.ndarray, sr: int, n_frames: int, fps: float, gate: float = 0.12) -> np.ndarray:
+def mouth_track(
+    *, y: np.ndarray, sr: int, n_frames: int, fps: float, gate: float = 0.12, lead_s: float = 0.0
+) -> np.ndarray:
     """Intended mouth opening per video frame from a dry speech signal.
 
     Parameters
@@ -76,6 +78,8 @@ def mouth_track(*, y: np.ndarray, sr: int, n_frames: int, fps: float, gate: floa
     fps : float
     gate : float
         Normalised envelope below which the mouth is closed.
+    lead_s : float
+        How far the mouth runs ahead of the voice (real speakers' mouths lead by tens of ms).
 
     Returns
     -------
@@ -102,7 +106,7 @@ def mouth_track(*, y: np.ndarray, sr: int, n_frames: int, fps: float, gate: floa
     e = np.clip(env / ref, 0.0, 1.0) ** 0.7
     e = np.clip((e - gate) / (1.0 - gate), 0.0, 1.0)
     t = np.arange(n_frames) / fps
-    return np.interp(t, np.arange(n_env) * 0.01, e, right=0.0)
+    return np.interp(t + lead_s, np.arange(n_env) * 0.01, e, left=0.0, right=0.0)
 
 
 @dataclass(frozen=True)

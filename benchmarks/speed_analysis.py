@@ -1,0 +1,142 @@
+"""Speed and memory of the whole per-clip analysis against PyAV decoding alone (not a test).
+
+Target (issue: the sound metrics): analysing a 10 s 720p clip with ALL metrics takes at most
+2x the time of just decoding it with PyAV, on one core, measured side by side in the same
+run, with peak memory under 1 GiB.
+
+The clip is the local reference model's long monologue (speech, a face, a room) re-encoded
+to 1280x720, so the benchmark needs nothing outside the repository. The measurement runs in
+a child process pinned to one core; CPU time is what is judged (wall time is printed too,
+since other processes on the machine inflate it).
+
+    python benchmarks/speed_analysis.py [--repeats 3] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def make_clip(out: Path, seconds: float = 10.0) -> Path:
+    """Render ``office-long-monologue`` with ``local/synced`` and re-encode it to 10 s of 1280x720."""
+    import av
+    import cv2
+
+    from workbench.media import decode
+    from workbench.prompt import resolve_suite
+    from workbench.synth import render_clip
+
+    src = out.with_name("src.mp4")
+    src.write_bytes(render_clip(resolve_suite("builtin").get("office-long-monologue"), "synced").data)
+    d = decode(src, sr=48000, max_side=1280)
+    fps = 25
+    with av.open(str(out), "w", format="mp4") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
+        vs.options = {"preset": "veryfast", "crf": "23"}
+        a = c.add_stream("aac", rate=48000)
+        a.layout = "mono"
+        for i in range(int(seconds * fps)):
+            img = cv2.resize(d.frames[min(i, len(d.frames) - 1)], (1280, 720), interpolation=cv2.INTER_CUBIC)
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in vs.encode():
+            c.mux(pkt)
+        y = d.audio[: int(seconds * 48000)].astype(np.float32)
+        for k in range(0, len(y), 1024):
+            fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
+            fr.sample_rate = 48000
+            for pkt in a.encode(fr):
+                c.mux(pkt)
+        for pkt in a.encode():
+            c.mux(pkt)
+    src.unlink()
+    return out
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return float(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(path: str, repeats: int) -> None:
+    """Child: pinned to one core; decode-only vs every analyzer, CPU and wall time, peak RSS."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    from workbench.analysis import ANALYSIS_MAX_SIDE, ANALYSIS_SR, ClipContext, analyze_clip, batch_features
+    from workbench.analysis import select_analyzers
+    from workbench.media import decode
+    from workbench.prompt import resolve_suite
+
+    prompt = resolve_suite("builtin").get("office-long-monologue")
+    analyzers = select_analyzers(None)
+    analyze_clip(ClipContext(path=Path(path), prompt=prompt), analyzers)  # warm-up: numba JIT, graphs
+    rows = []
+    for _ in range(repeats):
+        c, t = time.process_time(), time.perf_counter()
+        decode(path, sr=ANALYSIS_SR, max_side=ANALYSIS_MAX_SIDE)
+        dec = (time.process_time() - c, time.perf_counter() - t)
+        c, t = time.process_time(), time.perf_counter()
+        ctx = ClipContext(path=Path(path), prompt=prompt)
+        scores = analyze_clip(ctx, analyzers)
+        batch_features(ctx, analyzers)
+        full = (time.process_time() - c, time.perf_counter() - t)
+        rows.append((dec, full))
+        del ctx
+    unscored = sorted(k for k, v in scores.items() if v.value is None)
+    best = min(rows, key=lambda r: r[1][0])
+    print(json.dumps({
+        "decode_cpu_s": min(r[0][0] for r in rows), "analysis_cpu_s": best[1][0],
+        "decode_wall_s": min(r[0][1] for r in rows), "analysis_wall_s": best[1][1],
+        "peak_rss_mb": _peak_rss_mb(), "metrics": len(scores), "unscored": unscored,
+    }))  # fmt: skip
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", metavar="OUT")
+    ap.add_argument("--worker", metavar="CLIP", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args.worker, args.repeats)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="wb_speed_") as tmp:
+        clip = make_clip(Path(tmp) / "clip720p.mp4")
+        res = subprocess.run(
+            [sys.executable, __file__, "--worker", str(clip), "--repeats", str(args.repeats)],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    ratio = out["analysis_cpu_s"] / out["decode_cpu_s"]
+    ok = ratio <= 2.0 and out["peak_rss_mb"] < 1024
+    print("10 s 1280x720 H.264/AAC clip, one core, best of", args.repeats)
+    print(f"{'':28s} {'CPU s':>8s} {'wall s':>8s}")
+    print(f"{'PyAV decode (baseline)':28s} {out['decode_cpu_s']:8.2f} {out['decode_wall_s']:8.2f}")
+    print(f"{'all metrics (incl. decode)':28s} {out['analysis_cpu_s']:8.2f} {out['analysis_wall_s']:8.2f}")
+    print(f"ratio {ratio:.2f}x (target <= 2x); peak RSS {out['peak_rss_mb']:.0f} MiB (target < 1024); "
+          f"{out['metrics']} metrics, unscored: {', '.join(out['unscored']) or 'none'}")  # fmt: skip
+    print("PASS" if ok else "FAIL")
+    if args.json:
+        Path(args.json).write_text(json.dumps({**out, "ratio": ratio, "pass": ok}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

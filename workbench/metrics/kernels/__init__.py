@@ -1,0 +1,1 @@
+"""Pure signal-processing kernels behind the registered metrics (numpy in, numbers out)."""
