@@ -253,6 +253,10 @@ class DaskExecutor:
     dashboard : bool
         Report the dashboard link (served on a free port of 127.0.0.1 for a local cluster;
         only when ``bokeh`` is installed where the scheduler runs).
+    timeout_s : float
+        How long to wait for the scheduler.
+    log_length : int
+        Recent messages and transitions Dask keeps per stream for debugging (its default: 1000).
     """
 
     name = "dask"
@@ -267,6 +271,7 @@ class DaskExecutor:
         memory_limit: str | int = "auto",
         dashboard: bool = True,
         timeout_s: float = 30.0,
+        log_length: int = 10,
     ) -> None:
         try:
             from distributed import Client, LocalCluster
@@ -277,23 +282,29 @@ class DaskExecutor:
         self.max_in_flight = 0
         """Most tasks that were in flight at once in the last map (for tests and benchmarks)."""
         self._cluster = None
-        if scheduler:
-            try:
-                self._client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
-            except OSError as exc:
-                raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {exc}", key="scheduler") from exc
-        else:
-            self._cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                # Never the default fixed port 8787: the scheduler's HTTP server always starts.
-                dashboard_address="127.0.0.1:0",
-                memory_limit=memory_limit,
-                silence_logs=logging.ERROR,
-            )
-            self._client = Client(self._cluster, timeout=f"{timeout_s}s", set_as_default=False)
+        import dask
+
+        # Dask keeps the last ``low-level-log-length`` messages of every stream and transition
+        # (task arguments included) for debugging: 1000 by default, several MiB held in this
+        # process (client; scheduler too for a local cluster) however short the batch.
+        with dask.config.set({"distributed.admin.low-level-log-length": log_length}):
+            if scheduler:
+                try:
+                    self._client = Client(scheduler, timeout=f"{timeout_s}s", set_as_default=False)
+                except OSError as exc:
+                    raise ConfigError(f"cannot reach the Dask scheduler {scheduler}: {exc}", key="scheduler") from exc
+            else:
+                self._cluster = LocalCluster(
+                    n_workers=workers or os.cpu_count() or 1,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    # Never the default fixed port 8787: the scheduler's HTTP server always starts.
+                    dashboard_address="127.0.0.1:0",
+                    memory_limit=memory_limit,
+                    silence_logs=logging.ERROR,
+                )
+                self._client = Client(self._cluster, timeout=f"{timeout_s}s", set_as_default=False)
         self.scheduler_address: str = self._client.scheduler.address
         self.dashboard_link: str | None = self._find_dashboard() if dashboard else None
 
