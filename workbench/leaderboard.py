@@ -23,6 +23,12 @@ from workbench.store import atomic_write_bytes, atomic_write_json
 if TYPE_CHECKING:
     from workbench.run import Sample
 
+#: The creators' questions first (mute test, lips, room, foley, mix); every other metric follows.
+HEADLINE_METRICS = (
+    "mute_coherence", "lip_offset_ms", "lip_drift_ms_per_s", "lip_bt1359_share", "acoustic_match",
+    "rt60_s", "foley_offset_ms", "speech_to_background_db",
+)  # fmt: skip
+
 SCORE_COLUMNS = [
     "sample_id", "prompt_id", "model", "provider", "repeat", "clip_sha256",
     "metric", "value", "unit", "reason", "analyzer", "analyzer_version",
@@ -99,7 +105,8 @@ def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None)
     lb["failed"] = g["status"].apply(lambda x: int((x != "ok").sum()))
     lb["cost_usd"] = g["cost_usd"].sum().round(4)
     lb["latency_s"] = g["latency_s"].median()
-    metric_names = list(dict.fromkeys(scores["metric"]))
+    found = list(dict.fromkeys(scores["metric"]))
+    metric_names = [m for m in HEADLINE_METRICS if m in found] + [m for m in found if m not in HEADLINE_METRICS]
     ranks = []
     for name in metric_names:
         spec = specs.get(name)

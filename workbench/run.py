@@ -527,6 +527,9 @@ def run_comparison(
         "wall_s": round(time.monotonic() - t_start, 1),
     }
     result = RunResult(run_dir=run_dir, samples=samples, stats=stats)
+    info = json.loads((run_dir / "run.json").read_text())
+    info.update(status="scored", stats=stats)
+    atomic_write_json(run_dir / "run.json", info)  # the report reads the stats
     if cfg.report if report is None else report:
         from workbench.report import render_report
 
