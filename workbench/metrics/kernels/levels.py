@@ -140,11 +140,15 @@ def k_weight(*, y: np.ndarray, sr: int) -> np.ndarray:
     return x
 
 
-def _robust_mean(x: np.ndarray, cut: float = 4.0) -> np.ndarray:
-    """Mean over axis 0 of the values at most ``cut`` times the median (rejects leaked speech)."""
-    med = np.median(x, axis=0)
+def _robust_mean(x: np.ndarray, cut: float = 4.0, axis: int = 0) -> np.ndarray:
+    """Mean over ``axis`` of the values at most ``cut`` times the median (rejects leaked speech)."""
+    med = np.median(x, axis=axis, keepdims=True)
     keep = x <= cut * np.maximum(med, _TINY)
-    return np.sum(np.where(keep, x, 0.0), axis=0) / np.maximum(keep.sum(axis=0), 1)
+    return np.sum(np.where(keep, x, 0.0), axis=axis) / np.maximum(keep.sum(axis=axis), 1)
+
+
+#: Most float64 values gathered at once by :func:`background_psd` (bounds its memory, ~32 MB).
+_GATHER_MAX = 4_000_000
 
 
 def background_psd(
@@ -193,16 +197,27 @@ def background_psd(
         return np.broadcast_to(base, power.shape).copy()
     ns_idx = np.flatnonzero(ns)
     glob = _robust_mean(power[ns_idx], cut)
-    out = np.empty_like(power, dtype=np.float64)
-    for c in range(0, n, step):
-        p = int(np.searchsorted(ns_idx, c))
-        lo = max(0, p - k_nearest // 2)
-        hi = min(len(ns_idx), lo + k_nearest)
-        lo = max(0, hi - k_nearest)
-        idx = ns_idx[lo:hi]
-        idx = idx[np.abs(idx - c) <= max_distance]
-        out[c : c + step] = _robust_mean(power[idx], cut) if len(idx) >= min_frames else glob
-    return out
+    # each estimate's neighbours are a contiguous run ns_idx[a:b]: the k nearest (half before,
+    # half after where possible), cut to those within max_distance
+    cs = np.arange(0, n, step)
+    lo = np.maximum(0, np.searchsorted(ns_idx, cs) - k_nearest // 2)
+    hi = np.minimum(len(ns_idx), lo + k_nearest)
+    lo = np.maximum(0, hi - k_nearest)
+    a = np.maximum(lo, np.searchsorted(ns_idx, cs - max_distance, side="left"))
+    b = np.minimum(hi, np.searchsorted(ns_idx, cs + max_distance, side="right"))
+    est = np.empty((len(cs), *power.shape[1:]), dtype=np.float64)
+    est[:] = glob
+    length = b - a
+    # runs of one length are stacked and reduced together (same values, same order: same numbers)
+    for size in np.unique(length[length >= min_frames]):
+        starts, inv = np.unique(a[length == size], return_inverse=True)
+        means = np.empty((len(starts), *power.shape[1:]), dtype=np.float64)
+        chunk = max(1, _GATHER_MAX // (int(size) * int(np.prod(power.shape[1:], dtype=int))))
+        for i in range(0, len(starts), chunk):
+            rows = ns_idx[starts[i : i + chunk, None] + np.arange(size)[None, :]]
+            means[i : i + chunk] = _robust_mean(power[rows], cut, axis=1)
+        est[length == size] = means[inv]
+    return np.repeat(est, step, axis=0)[:n]
 
 
 def _local_floor(

@@ -500,11 +500,13 @@ def impulsive_onsets(
     a, b = int(round(0.02 / hop_s)), int(round(0.06 / hop_s))
     out: list[float] = []
     last = -np.inf
-    for t in range(pre, n - b):
+    if n - b <= pre:
+        return np.array(out)
+    # median of the preceding ``pre`` frames for every t in [pre, n - b), in one call
+    base = np.median(np.lib.stride_tricks.sliding_window_view(lev[: n - b - 1], pre), axis=1)
+    rises = pre + np.flatnonzero(lev[pre : n - b] - base >= min_rise_db)
+    for t in rises.tolist():
         if t * hop_s - last < refractory_s:
-            continue
-        base = np.median(lev[t - pre : t])
-        if lev[t] - base < min_rise_db:
             continue
         pk = t + int(np.argmax(lev[t : t + 3]))
         if pk + b >= n or lev[pk] - lev[pk + a : pk + b].max() < min_fall_db:
