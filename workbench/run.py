@@ -30,7 +30,7 @@ from workbench import __version__
 from workbench.analysis import ClipContext, analyze_batch, analyze_clip, batch_features, select_analyzers
 from workbench.config import ComparisonConfig, load_config_suite
 from workbench.errors import MediaError
-from workbench.executor import AnalysisExecutor, make_executor
+from workbench.executor import AnalysisExecutor, make_executor, single_threaded_math
 from workbench.media import probe
 from workbench.metrics.registry import Analyzer, Score
 from workbench.prompt import TEMPLATE_VERSION, Prompt
@@ -412,7 +412,8 @@ def score_samples(
         if executor.dashboard_link:
             bar.write(f"analysis dashboard: {executor.dashboard_link}")
         try:
-            args = [(str(run_dir / s.clip), _pj(prompts, s), [a.name for a in m]) for s, m in todo]
+            pj = {pid: p.model_dump(mode="json") for pid, p in prompts.items()}  # one dict per prompt, not per clip
+            args = [(str(run_dir / s.clip), pj.get(s.prompt_id), [a.name for a in m]) for s, m in todo]
             for i, out in executor.map_unordered(analyze_task, args):
                 absorb(*todo[i], out)  # written to the store at once: a crash keeps what was scored
                 bar.update(1)
@@ -429,15 +430,11 @@ def score_samples(
         for group in by_model.values():
             group = sorted(group, key=lambda s: s.sample_id)
             ctxs = [ClipContext(path=run_dir / s.clip, prompt=prompts.get(s.prompt_id)) for s in group]
-            outs = analyze_batch(ctxs, [feats[s.sample_id] for s in group], batch_an)
+            with single_threaded_math():  # like the per-clip tasks: numbers independent of the core count
+                outs = analyze_batch(ctxs, [feats[s.sample_id] for s in group], batch_an)
             for s, o in zip(group, outs, strict=True):
                 results[s.sample_id].update(o)
     return results
-
-
-def _pj(prompts: dict[str, Prompt], s: Sample) -> dict | None:
-    p = prompts.get(s.prompt_id)
-    return p.model_dump(mode="json") if p is not None else None
 
 
 # -- outputs -------------------------------------------------------------------------------------
