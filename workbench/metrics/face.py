@@ -58,7 +58,10 @@ class MouthTrack:
 
 @contextlib.contextmanager
 def _native_stderr_off() -> Iterator[None]:
-    """Silence C++ log lines written straight to file descriptor 2 (MediaPipe/TFLite start-up chatter)."""
+    """Silence C++ log lines written straight to file descriptor 2 (MediaPipe/TFLite chatter).
+
+    Python exceptions are unaffected (they propagate); only raw writes to fd 2 inside the block are dropped.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     try:
@@ -68,13 +71,6 @@ def _native_stderr_off() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def _process(graph: Any, frame: np.ndarray, first: bool) -> Any:
-    if first:  # the graph starts (and logs) on its first frame
-        with _native_stderr_off():
-            return graph.process(frame)
-    return graph.process(frame)
 
 
 def _quiet_mediapipe() -> Any:
@@ -112,9 +108,12 @@ def find_faces(
     idx = np.unique(np.linspace(0, len(frames) - 1, min(samples, len(frames))).astype(int))
     most = 0
     boxes = []
-    with mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence) as det:
+    with (
+        _native_stderr_off(),
+        mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=min_confidence) as det,
+    ):
         for i in idx:
-            found = _process(det, np.ascontiguousarray(frames[i]), i == idx[0]).detections or ()
+            found = det.process(np.ascontiguousarray(frames[i])).detections or ()
             most = max(most, len(found))
             for d in found:
                 bb = d.location_data.relative_bounding_box
@@ -178,11 +177,14 @@ def track_mouths(*, frames: np.ndarray, frame_times: np.ndarray, max_faces: int 
     last = np.full((max_faces, 2), np.nan)
     scale = np.array([w, h], dtype=np.float64)
     radius = 0.2 * max(w, h)
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=False, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
-    ) as mesh:
+    with (
+        _native_stderr_off(),  # the graph's threads log start-up chatter at any time while it runs
+        mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
+        ) as mesh,
+    ):
         for k in range(n):
-            res = _process(mesh, np.ascontiguousarray(frames[k]), k == 0)
+            res = mesh.process(np.ascontiguousarray(frames[k]))
             faces = res.multi_face_landmarks or ()
             taken: set[int] = set()
             for face in faces:
