@@ -277,6 +277,8 @@ class DaskExecutor:
             from distributed import Client, LocalCluster
         except ImportError as exc:  # pragma: no cover - a declared dependency
             raise RuntimeError("the dask executor needs `pip install 'dask[distributed]'`") from exc
+        if not log.isEnabledFor(logging.DEBUG):  # Dask logs every connection at INFO; keep the CLI readable
+            logging.getLogger("distributed").setLevel(logging.WARNING)
         self.path_map = path_map if path_map is not None else PathMap.from_env()
         self.window = window
         self.max_in_flight = 0
