@@ -66,7 +66,6 @@ class DashScopeProvider(HttpProvider):
     def __init__(self, model: str, params: Mapping[str, Any]) -> None:
         super().__init__(f"dashscope/{model}", DASHSCOPE_MODELS[model], params)
         self.model = model
-        self._videos: dict[str, str] = {}
 
     def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
         data = body_json(resp)
@@ -122,17 +121,6 @@ class DashScopeProvider(HttpProvider):
         return JobStatus(
             "failed", reason=f"DashScope task {status}: {msg}" + (f" (code {code})" if code else ""), kind=kind
         )
-
-    async def download(self, job_id: str) -> bytes:
-        url = self._videos.get(job_id)
-        if url is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            url = self._videos[job_id]
-        data = await self.fetch_media(url)
-        self._videos.pop(job_id, None)
-        return data
 
 
 def make_dashscope(model: str, params: Mapping[str, Any]) -> DashScopeProvider:

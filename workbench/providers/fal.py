@@ -117,7 +117,6 @@ class FalProvider(HttpProvider):
         self.endpoint = endpoint
         self.model = model
         self._urls: dict[str, tuple[str, str]] = {}
-        self._videos: dict[str, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
         key = get_key(*self.key_env)
@@ -190,17 +189,6 @@ class FalProvider(HttpProvider):
             return JobStatus("failed", reason="fal: result has no video.url", kind="fatal")
         self._videos[job_id] = str(url)
         return JobStatus("done")
-
-    async def download(self, job_id: str) -> bytes:
-        url = self._videos.get(job_id)
-        if url is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            url = self._videos[job_id]
-        data = await self.fetch_media(url)
-        self._videos.pop(job_id, None)
-        return data
 
 
 def make_fal(endpoint: str, params: Mapping[str, Any]) -> FalProvider:

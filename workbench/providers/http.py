@@ -288,6 +288,20 @@ class HttpProvider(Provider):
         self.redact = Redactor()
         self._timeout = timeout_for(params, default_read_s)
         self._client: httpx.AsyncClient | None = None
+        self._videos: dict[str, str] = {}
+        """Result URL per finished job, remembered by ``poll`` for :meth:`download`."""
+
+    async def download(self, job_id: str) -> bytes:
+        """Fetch the clip at the URL ``poll`` remembered (polling once more after a restart)."""
+        url = self._videos.get(job_id)
+        if url is None:
+            st = await self.poll(job_id)
+            if st.state != "done":
+                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
+            url = self._videos[job_id]
+        data = await self.fetch_media(url)
+        self._videos.pop(job_id, None)
+        return data
 
     # -- overridable ---------------------------------------------------------------------------
     def auth_headers(self) -> dict[str, str]:

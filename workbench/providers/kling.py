@@ -84,7 +84,6 @@ class KlingProvider(HttpProvider):
         self.model = model
         self.mode = str(params.get("mode") or "pro")
         self._jwt: tuple[str, float] | None = None
-        self._videos: dict[str, str] = {}
 
     def auth_headers(self) -> dict[str, str]:
         key = os.environ.get(API_KEY_ENV)
@@ -154,19 +153,8 @@ class KlingProvider(HttpProvider):
         url = next((v.get("url") for v in videos if v.get("url")), None)
         if not url:
             return JobStatus("failed", reason="task succeeded without a video URL", kind="safety_filtered")
-        self._videos[job_id] = str(url)
+        self._videos[job_id] = self.url(str(url))
         return JobStatus("done")
-
-    async def download(self, job_id: str) -> bytes:
-        url = self._videos.get(job_id)
-        if url is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            url = self._videos[job_id]
-        data = await self.fetch_media(self.url(url))
-        self._videos.pop(job_id, None)
-        return data
 
 
 def make_kling(model: str, params: Mapping[str, Any]) -> KlingProvider:
