@@ -32,6 +32,8 @@ from workbench.metrics.kernels import sync
 from workbench.metrics.registry import MetricSpec, Score, analyzer
 
 RATE = env.GRID_RATE
+#: Rate of the mouth / speech signals kept in the details for plots (Hz).
+SIGNALS_RATE = 25
 #: Syllable-rate band both signals are filtered to (Hz).
 SYLLABLE_BAND = (2.0, 8.0)
 WIN_S, HOP_S, MAX_LAG_S = 2.0, 0.5, 0.6
@@ -233,12 +235,25 @@ def measure_lipsync(clip: Any, *, cache: dict | None = None, mouth: MouthTrack |
             key=lambda x: x.z if np.isfinite(x.z) else -np.inf,
         )
         z = null.z if np.isfinite(null.z) else -np.inf
-        if best is None or z > (best[3].z if np.isfinite(best[3].z) else -np.inf):
-            best = (f, w, line, null)
+        if best is None or z > (best[4].z if np.isfinite(best[4].z) else -np.inf):
+            best = (f, v, w, line, null)
     if best is None:
         return _all("too little speech for a 2 s window", speech_s=round(sp.active_s, 2))
-    face, w, line, null = best
-    return _scores(w, line, null, face=face, n_faces=len(faces), speech_s=sp.active_s)
+    face, v, w, line, null = best
+    out = _scores(w, line, null, face=face, n_faces=len(faces), speech_s=sp.active_s)
+    conf = out["lip_confidence"]  # the signals go with one metric only, not copied into all four
+    out["lip_confidence"] = Score(conf.value, conf.reason, {**conf.details, "signals": _signals(mouth=v, speech=sp.env)})
+    return out
+
+
+def _signals(*, mouth: np.ndarray, speech: np.ndarray, rate: int = SIGNALS_RATE) -> dict:
+    """The speaking mouth's opening and the speech envelope on a coarse grid, for plots (NaN -> None)."""
+    step = max(1, RATE // rate)
+
+    def thin(x: np.ndarray) -> list[float | None]:
+        return [None if not np.isfinite(y) else round(float(y), 4) for y in x[::step]]
+
+    return {"rate": RATE / step, "mouth": thin(mouth), "speech": thin(speech)}
 
 
 def _scores(
@@ -293,7 +308,7 @@ def _scores(
     return out
 
 
-@analyzer("lipsync", version=1, outputs=OUTPUTS)
+@analyzer("lipsync", version=2, outputs=OUTPUTS)
 def lipsync(ctx: Any) -> dict[str, Score]:
     """Lip offset, drift, confidence and BT.1359 share (mouth track cached in ``ctx.cache``)."""
     d = ctx.decoded
