@@ -111,7 +111,7 @@ class DashScopeProvider(HttpProvider):
             url = out.get("video_url")
             if not url:
                 return JobStatus("failed", reason="task succeeded without a video_url", kind="safety_filtered")
-            self._videos[job_id] = str(url)
+            self._done[job_id] = str(url)
             return JobStatus("done")
         if status == "UNKNOWN":
             return JobStatus("failed", reason="task unknown to DashScope (expired after 24 h?)", kind="not_found")

@@ -187,7 +187,7 @@ class FalProvider(HttpProvider):
             if flagged:
                 return JobStatus("failed", reason="fal: output flagged by the safety checker", kind="safety_filtered")
             return JobStatus("failed", reason="fal: result has no video.url", kind="fatal")
-        self._videos[job_id] = str(url)
+        self._done[job_id] = str(url)
         return JobStatus("done")
 
 

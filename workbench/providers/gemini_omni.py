@@ -55,7 +55,6 @@ class GeminiOmniProvider(HttpProvider):
         super().__init__(f"gemini/{model}", spec, params)
         self.model = model
         self.delivery = str(params.get("delivery") or "uri")
-        self._done: dict[str, dict[str, Any]] = {}
 
     def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
         return google_error(resp, self.redact, what=what)
@@ -109,12 +108,7 @@ class GeminiOmniProvider(HttpProvider):
         return JobStatus("done")
 
     async def download(self, job_id: str) -> bytes:
-        video = self._done.pop(job_id, None)
-        if video is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            video = self._done.pop(job_id)
+        video = await self.finished(job_id, pop=True)
         if video.get("data"):
             return _b64(video["data"])
         uri = self.url(str(video["uri"]))

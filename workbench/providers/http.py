@@ -288,19 +288,21 @@ class HttpProvider(Provider):
         self.redact = Redactor()
         self._timeout = timeout_for(params, default_read_s)
         self._client: httpx.AsyncClient | None = None
-        self._videos: dict[str, str] = {}
-        """Result URL per finished job, remembered by ``poll`` for :meth:`download`."""
+        self._done: dict[str, Any] = {}
+        """What ``poll`` found for each finished job (a result URL, or the vendor's video object)."""
 
-    async def download(self, job_id: str) -> bytes:
-        """Fetch the clip at the URL ``poll`` remembered (polling once more after a restart)."""
-        url = self._videos.get(job_id)
-        if url is None:
+    async def finished(self, job_id: str, *, pop: bool = False) -> Any:
+        """The result ``poll`` remembered for a finished job, polling once more after a restart."""
+        if job_id not in self._done:
             st = await self.poll(job_id)
             if st.state != "done":
                 raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            url = self._videos[job_id]
-        data = await self.fetch_media(url)
-        self._videos.pop(job_id, None)
+        return self._done.pop(job_id) if pop else self._done[job_id]
+
+    async def download(self, job_id: str) -> bytes:
+        """Fetch the clip at the result URL ``poll`` remembered."""
+        data = await self.fetch_media(await self.finished(job_id))
+        self._done.pop(job_id, None)
         return data
 
     # -- overridable ---------------------------------------------------------------------------

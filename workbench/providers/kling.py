@@ -153,7 +153,7 @@ class KlingProvider(HttpProvider):
         url = next((v.get("url") for v in videos if v.get("url")), None)
         if not url:
             return JobStatus("failed", reason="task succeeded without a video URL", kind="safety_filtered")
-        self._videos[job_id] = self.url(str(url))
+        self._done[job_id] = self.url(str(url))
         return JobStatus("done")
 
 

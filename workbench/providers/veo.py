@@ -151,7 +151,6 @@ class GeminiVeoProvider(HttpProvider):
         super().__init__(f"gemini/{model}", spec, params)
         self.model = model
         self._visible: set[str] | None = None
-        self._done: dict[str, dict[str, Any]] = {}
 
     def auth_headers(self) -> dict[str, str]:
         key = get_key(*self.key_env)
@@ -213,12 +212,7 @@ class GeminiVeoProvider(HttpProvider):
         return JobStatus("done")
 
     async def download(self, job_id: str) -> bytes:
-        video = self._done.get(job_id)
-        if video is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            video = self._done[job_id]
+        video = await self.finished(job_id)
         if video.get("encodedVideo"):
             return _b64(video["encodedVideo"])
         uri = self.url(str(video["uri"]))
@@ -241,7 +235,6 @@ class VertexVeoProvider(HttpProvider):
         self.model = model
         self.storage_uri = params.get("storage_uri")
         self.gcs_base_url = resolve_base_url("gcs", {}, GCS_BASE_URL)
-        self._done: dict[str, dict[str, Any]] = {}
 
     def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
         return google_error(resp, self.redact, what=what)
@@ -300,12 +293,7 @@ class VertexVeoProvider(HttpProvider):
         return JobStatus("done")
 
     async def download(self, job_id: str) -> bytes:
-        video = self._done.pop(job_id, None)
-        if video is None:
-            st = await self.poll(job_id)
-            if st.state != "done":
-                raise ProviderError(st.kind or "fatal", st.reason or f"job {job_id} is not finished")
-            video = self._done.pop(job_id)
+        video = await self.finished(job_id, pop=True)
         if video.get("bytesBase64Encoded"):
             return _b64(video["bytesBase64Encoded"])
         bucket, _, obj = str(video["gcsUri"]).removeprefix("gs://").partition("/")
