@@ -23,45 +23,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark scripts
 
 
 def make_clip(out: Path, seconds: float = 10.0) -> Path:
     """Render ``office-long-monologue`` with ``local/synced`` and re-encode it to 10 s of 1280x720."""
-    import av
-    import cv2
+    from validate_sync import make_720p
 
-    from workbench.media import decode
     from workbench.prompt import resolve_suite
     from workbench.synth import render_clip
 
     src = out.with_name("src.mp4")
     src.write_bytes(render_clip(resolve_suite("builtin").get("office-long-monologue"), "synced").data)
-    d = decode(src, sr=48000, max_side=1280)
-    fps = 25
-    with av.open(str(out), "w", format="mp4") as c:
-        vs = c.add_stream("libx264", rate=fps)
-        vs.width, vs.height, vs.pix_fmt = 1280, 720, "yuv420p"
-        vs.options = {"preset": "veryfast", "crf": "23"}
-        a = c.add_stream("aac", rate=48000)
-        a.layout = "mono"
-        for i in range(int(seconds * fps)):
-            img = cv2.resize(d.frames[min(i, len(d.frames) - 1)], (1280, 720), interpolation=cv2.INTER_CUBIC)
-            for pkt in vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                c.mux(pkt)
-        for pkt in vs.encode():
-            c.mux(pkt)
-        y = d.audio[: int(seconds * 48000)].astype(np.float32)
-        for k in range(0, len(y), 1024):
-            fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
-            fr.sample_rate = 48000
-            for pkt in a.encode(fr):
-                c.mux(pkt)
-        for pkt in a.encode():
-            c.mux(pkt)
+    make_720p(src, out, seconds=seconds)
     src.unlink()
     return out
 
