@@ -45,10 +45,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.errors import ConfigError
-from workbench.prompt import read_yaml, validation_to_config_error
+from workbench.prompt import read_yaml, validate_mapping
 
 MANIFEST_FORMAT = 1
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -150,12 +150,7 @@ def load_schedule(path: str | Path) -> Schedule:
     """
     src = str(path)
     data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise ConfigError("a schedule must be a mapping", path=src)
-    try:
-        sch = Schedule.model_validate({**data, "source": src})
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, path=src, data=data) from None
+    sch = validate_mapping(Schedule, data, source=src, what="a schedule")
     check_schedule(sch)
     return sch
 

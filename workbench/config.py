@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.errors import ConfigError
-from workbench.prompt import PromptSuite, read_yaml, resolve_suite, validation_to_config_error
+from workbench.prompt import PromptSuite, read_yaml, resolve_suite, validate_mapping
 
 DEFAULT_LOCAL_MODELS = ("synced", "dubbed", "drift", "late-foley", "dry-room", "generic")
 
@@ -81,12 +81,7 @@ class ComparisonConfig(BaseModel):
 
 def parse_config(data: Any, *, source: str) -> ComparisonConfig:
     """Validate config data, then check the suite, prompts, providers and metrics exist."""
-    if not isinstance(data, dict):
-        raise ConfigError("a comparison config must be a mapping", path=source)
-    try:
-        cfg = ComparisonConfig.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, path=source, data=data) from None
+    cfg = validate_mapping(ComparisonConfig, data, source=source, what="a comparison config")
     check_config(cfg)
     return cfg
 

@@ -13,7 +13,7 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -56,6 +56,9 @@ _REVERB_WORDS = {
     "very_long": "very long, cavernous reverberation",
 }
 _LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "ja": "Japanese"}
+
+
+_M = TypeVar("_M", bound=BaseModel)
 
 
 class _Model(BaseModel):
@@ -265,6 +268,16 @@ def validation_to_config_error(exc: ValidationError, *, path: str, data: Any) ->
     return error
 
 
+def validate_mapping(model: type[_M], data: Any, *, source: str, what: str) -> _M:
+    """Validate YAML data against ``model`` (with ``source`` set), as a :class:`ConfigError` naming file and key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what} must be a mapping", path=source)
+    try:
+        return model.model_validate({**data, "source": source})
+    except ValidationError as exc:
+        raise validation_to_config_error(exc, path=source, data=data) from None
+
+
 def read_yaml(path: str | Path) -> Any:
     """Read a YAML file with the safe loader, as a :class:`ConfigError` on failure."""
     p = Path(path)
@@ -278,12 +291,7 @@ def read_yaml(path: str | Path) -> Any:
 
 def parse_suite(data: Any, *, source: str) -> PromptSuite:
     """Validate suite data (already parsed YAML)."""
-    if not isinstance(data, dict):
-        raise ConfigError("a suite must be a mapping with 'name' and 'prompts'", path=source)
-    try:
-        suite = PromptSuite.model_validate({**data, "source": source})
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, path=source, data=data) from None
+    suite = validate_mapping(PromptSuite, data, source=source, what="a suite (with 'name' and 'prompts')")
     seen: set[str] = set()
     for i, p in enumerate(suite.prompts):
         if p.id in seen:
