@@ -3,7 +3,9 @@
 The fake provider server runs in this process; the workbench runs as a real subprocess
 (``python -m workbench run``). Jobs take a few seconds, so the kill lands after every job is
 journaled and before any has finished. The resumed run must poll the journaled jobs (zero
-duplicate submissions at the server) and bring every clip home.
+duplicate submissions at the server) and bring every clip home. LTX's synchronous call is in
+flight at the kill: its result died with the process, and the resumed run records it as
+``lost_in_transit`` instead of paying for it again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ RESUMABLE = [
     "replicate/google/veo-3.1",
     "dashscope/happyhorse-1.1-t2v",
 ]
+SYNCHRONOUS = "ltx/ltx-2-pro"
 
 
 def _journal(results: Path) -> tuple[Path | None, list[dict]]:
@@ -58,7 +61,8 @@ def test_sigkill_during_polling_then_resume_submits_nothing_twice(tmp_path):
             "backoff_s": 0.01,
             "timeout_s": 60,
             "providers": [
-                {"id": pid, "params": {"base_url": server.url(pid.split("/", 1)[0], "ok")}} for pid in RESUMABLE
+                {"id": pid, "params": {"base_url": server.url(pid.split("/", 1)[0], "ok")}}
+                for pid in [*RESUMABLE, SYNCHRONOUS]
             ],
         }
         cfg_path = tmp_path / "compare.yaml"
@@ -74,7 +78,9 @@ def test_sigkill_during_polling_then_resume_submits_nothing_twice(tmp_path):
         run_dir, events = None, []
         while time.monotonic() < deadline and first.poll() is None:
             run_dir, events = _journal(results)
-            if sum(e.get("event") == "submitted" for e in events) == len(RESUMABLE):
+            if sum(e.get("event") == "submitted" for e in events) == len(RESUMABLE) and any(
+                e.get("event") == "sending" for e in events
+            ):
                 break
             time.sleep(0.05)
         assert first.poll() is None, first.communicate()[0].decode()[-2000:]
@@ -84,19 +90,29 @@ def test_sigkill_during_polling_then_resume_submits_nothing_twice(tmp_path):
         _, events = _journal(results)
         assert sum(e["event"] == "submitted" for e in events) == len(RESUMABLE)
         assert not any(e["event"] == "done" for e in events), "jobs finished before the kill: make them slower"
-        assert sum(server.created.values()) == len(RESUMABLE)
+        assert [e["provider"] for e in events if e["event"] == "sending"] == [SYNCHRONOUS]
+        deadline = time.monotonic() + 5  # the LTX request may still be on its way to the server
+        while sum(server.created.values()) < len(RESUMABLE) + 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sum(server.created.values()) == len(RESUMABLE) + 1
 
         t_kill = time.monotonic() - t0
         second = subprocess.run(
             [*cmd, "--resume", str(run_dir)], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
         )
-        assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-2000:]
+        # exit status 2: the run finished with a failed cell (the lost LTX call)
+        assert second.returncode == 2, second.stdout[-2000:] + second.stderr[-2000:]
+        assert "1 failed" in second.stdout
         print(f"killed after {t_kill:.1f} s; resumed run took {time.monotonic() - t0 - t_kill:.1f} s")
 
-        # zero duplicate submissions, and every clip home
-        assert sum(server.created.values()) == len(RESUMABLE) and not server.duplicates()
+        # zero duplicate submissions, every resumable clip home, the in-flight LTX call recorded as lost
+        assert sum(server.created.values()) == len(RESUMABLE) + 1 and not server.duplicates()
         samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
-        assert sorted(s["provider"] for s in samples) == sorted(RESUMABLE)
+        assert sorted(s["provider"] for s in samples) == sorted([*RESUMABLE, SYNCHRONOUS])
+        lost = [s for s in samples if s["provider"] == SYNCHRONOUS]
+        assert [(s["status"], s["kind"]) for s in lost] == [("failed", "lost_in_transit")]
+        assert "not sent again" in lost[0]["reason"]
+        samples = [s for s in samples if s["provider"] != SYNCHRONOUS]
         assert all(s["status"] == "ok" and s["has_audio"] for s in samples), samples
         for s in samples:
             assert (run_dir / s["clip"]).stat().st_size > 1000

@@ -169,7 +169,7 @@ FAULTS = [
     ("gemini/veo-3.1-generate-001", "p500", {}, ("ok", None, None)),
     ("dashscope/happyhorse-1.1-t2v", "slowpoll", {"timeout_s": 0.5}, ("ok", None, None)),
     ("kling/kling-v2-6", "drop", {}, ("ok", None, None)),
-    ("ltx/ltx-2-pro", "drop", {}, ("ok", None, None)),
+    ("ltx/ltx-2-pro", "drop", {}, ("failed", "lost_in_transit", "probably billed")),
     ("fal/fal-ai/veo3.1", "dropall", {}, ("failed", "transient", "bytes")),
     ("replicate/google/veo-3.1", "hang", {}, ("failed", "timeout", "not finished")),
     ("fal/fal-ai/veo3.1", "fail", {}, ("failed", "fatal", "CUDA out of memory")),
@@ -212,10 +212,8 @@ def test_faults_end_in_their_documented_status_and_kind(tmp_path, server, keys):
         if text is not None:
             assert text in (s.reason or ""), (e["label"], s.reason)
     assert by["vertex/veo-3.1-generate-001@noaudio"].has_audio is False
-    # LTX is synchronous: a connection cut mid-body loses that (paid) generation and the retry is a
-    # second one. Every other retried fault re-polls or re-downloads and never resubmits.
-    dups = server.duplicates()
-    assert [(k[0], n) for k, n in dups.items()] == [("ltx", 2)]
+    # Every retried fault re-polls or re-downloads and never resubmits; LTX's cut body is not retried.
+    assert not server.duplicates()
     # Retry-After: 1 was honoured (backoff_s is 0.01): the retry came a second after the 429.
     for vendor in ("fal", "kling", "dashscope", "ltx"):
         subs = [t for t, m, path, st in server.log if m == "POST" and f"/{vendor}/r429/" in path and t >= t0]
@@ -227,6 +225,14 @@ def test_faults_end_in_their_documented_status_and_kind(tmp_path, server, keys):
     samples = [json.loads(x) for x in (tmp_path / "faults" / "samples.jsonl").read_text().splitlines()]
     assert {x["kind"] for x in samples} >= {"auth", "expired", "safety_filtered", "content_policy", "timeout"}
     _assert_no_secrets(tmp_path)
+
+
+def test_ltx_cut_body_is_sent_again_only_when_asked(tmp_path, server, keys):
+    """``resend_lost: true`` pays for a lost synchronous generation again; the default does not."""
+    entry = _entry(server, "ltx/ltx-2-fast", "drop+resend", label="ltx-resend", resend_lost=True)
+    res = _run(_cfg([entry]), tmp_path, "resend")
+    assert [(s.status, s.kind) for s in res.samples] == [("ok", None)]
+    assert [(k[0], n) for k, n in server.duplicates().items() if "fast" in k[1]] == [("ltx", 2)]
 
 
 def test_budget_stops_submissions(tmp_path, server, keys):

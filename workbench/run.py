@@ -135,10 +135,10 @@ class Journal:
         return out
 
     def pending_jobs(self) -> dict[str, dict[str, Any]]:
-        """Submitted jobs with no terminal event, by request key."""
+        """Submitted (or, for synchronous providers, sending) jobs with no terminal event, by request key."""
         pending: dict[str, dict[str, Any]] = {}
         for ev in self.events():
-            if ev.get("event") == "submitted":
+            if ev.get("event") in ("submitted", "sending"):
                 pending[ev["key"]] = ev
             elif ev.get("event") in ("done", "failed"):
                 pending.pop(ev.get("key"), None)
@@ -252,8 +252,19 @@ class Generator:
         s.notes = prov.validate(req)
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
-            prior = self.pending.get(s.request_key) if prov.resumable else None
-            if prior is not None:
+            prior = self.pending.get(s.request_key)
+            if prior is not None and not prov.resumable and not req.params.get("resend_lost"):
+                # A synchronous call was in flight when the run stopped: it may have been billed and its
+                # result died with that process. Sending it again would pay twice.
+                s.status, s.kind = "failed", "lost_in_transit"
+                s.reason = (
+                    "the synchronous call was in flight when the previous run stopped; it may have been billed "
+                    "and its result cannot be fetched again, so it is not sent again (a new run, or "
+                    "params.resend_lost: true, generates it again)"
+                )
+                self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind=s.kind)
+                return
+            if prior is not None and prov.resumable and "job_id" in prior:
                 job_id = prior["job_id"]
             else:
                 cost = prov.estimate_cost(req)
@@ -263,6 +274,10 @@ class Generator:
                     return
                 self.spent += cost
                 s.cost_usd = cost
+                if not prov.resumable:
+                    # no job id comes back before the result: journal the attempt itself
+                    self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
+                    self.submitted.add(s.request_key)
                 job_id = await self.call(prov.submit, req, cell.prompt)
                 self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             self.submitted.add(s.request_key)

@@ -14,7 +14,9 @@ from workbench.prompt import TEMPLATE_VERSION, Prompt
 from workbench.store import canonical_json, sha256_hex
 
 #: Request fields that do not change the output and so stay out of the cache key.
-NON_OUTPUT_FIELDS = frozenset({"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url"})
+NON_OUTPUT_FIELDS = frozenset(
+    {"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url", "resend_lost"}
+)
 
 
 #: Failure kinds the runner retries (with backoff, honouring Retry-After).
@@ -25,7 +27,9 @@ class ProviderError(Exception):
     """A provider call failed; ``kind`` classifies it for the runner.
 
     Kinds: auth, quota, rate_limit, content_policy, safety_filtered, not_found (retired
-    model), expired (download link gone), invalid_request, timeout, transient, fatal.
+    model), expired (download link gone), invalid_request, timeout, transient, fatal,
+    lost_in_transit (an accepted, probably billed, synchronous call whose result never arrived:
+    never retried on its own, so it is not paid twice).
     """
 
     def __init__(self, kind: str, reason: str, *, retry_after: float | None = None, status: int | None = None) -> None:

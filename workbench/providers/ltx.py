@@ -3,7 +3,13 @@
 ``POST {L}/v1/text-to-video`` (bearer ``LTX_API_KEY``) is synchronous: the response body
 *is* the MP4. :meth:`submit` therefore makes the whole call (long read timeout) and keeps
 the bytes; :meth:`poll` answers at once. There is no server-side job to poll after a
-restart, so the adapter is not resumable (a killed run submits again on ``--resume``).
+restart, so the adapter is not resumable.
+
+Never paid twice: once LTX has accepted the call (the 200 headers arrived, or the read timed
+out while it was generating), a connection lost before the last byte is a generation that was
+probably billed and cannot be fetched again. It becomes ``lost_in_transit`` (not retried)
+with the ``x-request-id`` for the vendor's support, unless ``params.resend_lost: true`` asks
+to pay for it again. Failures before acceptance (connect errors, 429, 5xx) are retried.
 Sound needs ``generate_audio: true`` (it defaults off), which is always sent.
 """
 
@@ -58,9 +64,24 @@ class LtxProvider(HttpProvider):
             }
         )
 
+    def lost(self, reason: str, request_id: str | None) -> ProviderError:
+        """The error for an accepted (so probably billed) call whose MP4 did not arrive whole."""
+        rid = f" (x-request-id {request_id})" if request_id else ""
+        if self.params.get("resend_lost"):
+            return ProviderError("transient", self.redact(f"{reason}{rid}; sent again (params.resend_lost)"))
+        return ProviderError(
+            "lost_in_transit",
+            self.redact(
+                f"{reason}{rid}; LTX had accepted the call, so it was probably billed; not sent again, so it is "
+                "not paid twice (a new run, or params.resend_lost: true, generates it again)"
+            ),
+        )
+
     async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
         what = "generate"
         hdrs = self.auth_headers()
+        request_id: str | None = None
+        accepted = False
         try:
             async with self.client.stream(
                 "POST", self.url("v1/text-to-video"), json=self.build_body(request), headers=hdrs
@@ -68,6 +89,8 @@ class LtxProvider(HttpProvider):
                 if r.status_code >= 400:
                     await r.aread()
                     raise self.classify(r, what=what)
+                accepted = True
+                request_id = r.headers.get("x-request-id")
                 ctype = r.headers.get("content-type", "")
                 chunks, n = [], 0
                 async for chunk in r.aiter_bytes():
@@ -77,14 +100,18 @@ class LtxProvider(HttpProvider):
                     chunks.append(chunk)
                 expected = r.headers.get("content-length")
         except httpx.HTTPError as exc:
-            raise transport_error(exc, self.redact, what=what) from None
+            err = transport_error(exc, self.redact, what=what)
+            if accepted or isinstance(exc, httpx.ReadTimeout):
+                # the body was cut, or LTX was still generating when we stopped waiting
+                raise self.lost(err.reason, request_id) from None
+            raise err from None
         data = b"".join(chunks)
         if "json" in ctype or not data:
             raise ProviderError(
                 "fatal", self.redact(f"{what}: expected an MP4 body, got {ctype or 'nothing'}: {data[:200]!r}")
             )
         if expected and expected.isdigit() and int(expected) != len(data):
-            raise ProviderError("transient", f"{what}: got {len(data)} of {expected} bytes")
+            raise self.lost(f"{what}: got {len(data)} of {expected} bytes", request_id)
         job_id = f"ltx-{request.key()}"
         self._clips[job_id] = data
         return job_id
@@ -107,5 +134,5 @@ def make_ltx(model: str, params: Mapping[str, Any]) -> LtxProvider:
     """Factory for ``ltx/<model>``."""
     if model not in LTX_MODELS:
         raise KeyError(model)
-    check_params(params, (), provider_id=f"ltx/{model}")
+    check_params(params, ("resend_lost",), provider_id=f"ltx/{model}")
     return LtxProvider(model, params)
