@@ -17,6 +17,9 @@ from workbench.errors import MediaError
 
 #: Clips shorter than this are rejected for analysis.
 MIN_DURATION_S = 1.0
+#: swscale filter for the downscaled frames: area averaging (no aliasing when shrinking, and
+#: 20 % cheaper than the default bicubic on 720p -> 480 px).
+SCALER = "AREA"
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,11 @@ def decode(
                         t = frame.time
                         if t is None:
                             continue
-                        frames.append(frame.reformat(width=size[0], height=size[1], format="rgb24").to_ndarray())
+                        frames.append(
+                            frame.reformat(
+                                width=size[0], height=size[1], format="rgb24", interpolation=SCALER
+                            ).to_ndarray()
+                        )
                         times.append(float(t))
                     elif isinstance(frame, av.AudioFrame) and resampler is not None:
                         t0 = frame.time
@@ -212,7 +219,9 @@ def decode(
     else:
         start = 0.0
     vt = np.asarray(times, dtype=np.float64)
-    t_origin = min([x for x in (start if chunks else None, vt.min() if len(vt) else None) if x is not None], default=0.0)
+    t_origin = min(
+        [x for x in (start if chunks else None, vt.min() if len(vt) else None) if x is not None], default=0.0
+    )
     if chunks and start > t_origin:
         y = np.concatenate([np.zeros(int(round((start - t_origin) * sr)), np.float32), y])
     if len(vt):

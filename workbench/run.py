@@ -253,7 +253,7 @@ class Generator:
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
             prior = self.pending.get(s.request_key)
-            if prior is not None and not prov.resumable and not req.params.get("resend_lost"):
+            if prior is not None and prov.billed_when_lost and not req.params.get("resend_lost"):
                 # A synchronous call was in flight when the run stopped: it may have been billed and its
                 # result died with that process. Sending it again would pay twice.
                 s.status, s.kind = "failed", "lost_in_transit"
@@ -274,8 +274,8 @@ class Generator:
                     return
                 self.spent += cost
                 s.cost_usd = cost
-                if not prov.resumable:
-                    # no job id comes back before the result: journal the attempt itself
+                if prov.billed_when_lost:
+                    # no job id comes back before the (billed) result: journal the attempt itself
                     self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
                     self.submitted.add(s.request_key)
                 job_id = await self.call(prov.submit, req, cell.prompt)

@@ -179,7 +179,7 @@ def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]
 
 @analyzer(
     "av_sync",
-    version=1,
+    version=2,  # 2: frames downscaled by area averaging
     outputs=[
         MetricSpec(
             "av_offset_ms",
@@ -384,7 +384,7 @@ def mute_batch(features: Sequence[Any], contexts: Sequence[Any] | None = None) -
 MUTE_TEST = register(
     Analyzer(
         name="mute_test",
-        version=1,
+        version=2,  # 2: frames downscaled by area averaging
         outputs=(
             MetricSpec(
                 "mute_coherence",

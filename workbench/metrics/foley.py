@@ -192,7 +192,7 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
     return out
 
 
-@analyzer("foley", version=1, outputs=OUTPUTS)
+@analyzer("foley", version=2, outputs=OUTPUTS)  # 2: frames downscaled by area averaging
 def foley(ctx: Any) -> dict[str, Score]:
     """Foley timing against the prompt's stated events (envelopes cached in ``ctx.cache``)."""
     if ctx.prompt is None:

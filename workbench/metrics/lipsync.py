@@ -308,7 +308,7 @@ def _scores(
     return out
 
 
-@analyzer("lipsync", version=2, outputs=OUTPUTS)
+@analyzer("lipsync", version=3, outputs=OUTPUTS)  # 3: frames downscaled by area averaging
 def lipsync(ctx: Any) -> dict[str, Score]:
     """Lip offset, drift, confidence and BT.1359 share (mouth track cached in ``ctx.cache``)."""
     d = ctx.decoded

@@ -102,6 +102,9 @@ class Provider(abc.ABC):
     price_per_second_usd: ClassVar[float] = 0.0
     #: True when a journaled job id can be polled again after a restart.
     resumable: ClassVar[bool] = True
+    #: A synchronous call that is billed once accepted and whose result cannot be fetched again
+    #: (LTX): the runner journals each attempt and never sends a lost one again on its own.
+    billed_when_lost: ClassVar[bool] = False
     #: Jobs this provider may run at once (the runner enforces it).
     max_concurrency: ClassVar[int] = 2
 

@@ -44,6 +44,7 @@ class LtxProvider(HttpProvider):
     key_env: ClassVar[tuple[str, ...]] = LTX_KEY_ENV
     default_base_url: ClassVar[str] = LTX_URL
     resumable: ClassVar[bool] = False
+    billed_when_lost: ClassVar[bool] = True
     max_concurrency: ClassVar[int] = 2
 
     def __init__(self, model: str, params: Mapping[str, Any]) -> None:
