@@ -16,6 +16,7 @@ from workbench.analysis import ClipContext, analyze_clip
 from workbench.metrics import acoustic as acoustic_mod
 from workbench.metrics.basic import integrated_loudness
 from workbench.metrics.kernels.levels import (
+    FloorFeatures,
     floor_features,
     noise_floor,
     speech_activity,
@@ -216,6 +217,28 @@ def test_floor_features_tell_a_loud_broadband_bed_from_a_quiet_room() -> None:
     assert outdoor.floor_rel_db > quiet.floor_rel_db + 20
     assert outdoor.bed_rel_db == pytest.approx(outdoor.floor_rel_db, abs=3.0)  # a steady bed: typical = quietest
     assert outdoor.flatness > 0.1
+
+
+def _floor(bed_rel_db: float, flatness: float) -> FloorFeatures:
+    return FloorFeatures(-60.0, -20.0, bed_rel_db, bed_rel_db, flatness, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("rt60", "bed_rel_db", "flatness", "want"),
+    [
+        (1.5, -20.0, 0.5, "large_hall"),
+        (1.2, -60.0, 0.5, "large_hall"),
+        (0.6, -20.0, 0.5, "room"),
+        (0.3, -60.0, 0.5, "room"),
+        (0.12, -25.0, 0.5, "outdoor"),  # no diffuse tail, loud broadband bed
+        (0.12, -60.0, 0.5, "dry"),  # no diffuse tail, quiet: a booth
+        (0.12, -25.0, 0.01, "dry"),  # a tonal hum is not an outdoor bed
+        (0.25, -25.0, 0.5, "dry"),  # a short diffuse tail: a noisy dead room, not open air
+        (0.2, -25.0, 0.5, "dry"),
+    ],
+)
+def test_classify_space(rt60: float, bed_rel_db: float, flatness: float, want: str) -> None:
+    assert acoustic_mod.classify_space(rt60_s=rt60, floor=_floor(bed_rel_db, flatness)) == want
 
 
 # ---------------------------------------------------------------- analyzers

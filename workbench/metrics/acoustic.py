@@ -58,6 +58,12 @@ ROOM_MAX_RT60 = RT60_RANGES["long"][0]
 #: below 0.02, natural beds 0.05-0.6).
 OUTDOOR_BED_REL_DB = -35.0
 OUTDOOR_MIN_FLATNESS = 0.05
+#: ... and only when there is no diffuse tail at all: open air has no diffuse field (RT60 ~ 0,
+#: only discrete echoes), the blind estimator reads 0.10-0.13 s on anechoic speech (the speech
+#: offsets themselves), and enclosed dead spaces reach up to 0.2 s (vocal booth, car) or more
+#: (a furnished small room, 0.2-0.3 s). A tail of 0.2 s or longer is therefore an enclosure,
+#: however loud its noise floor: "dry", not "outdoor" (metric-methods.md section 5 table).
+OUTDOOR_MAX_RT60 = 0.2
 #: Expected early/late ratio (dB, C50-like) by shot size: a close source sits inside the
 #: critical distance (direct sound dominates), a distant one outside it (Kuttruff; Sabine theory).
 SHOT_ELR_RANGE: dict[str, tuple[float, float]] = {
@@ -163,15 +169,18 @@ def classify_space(*, rt60_s: float, floor: FloorFeatures) -> str:
     Returns
     -------
     str
-        "large_hall" (RT60 >= 1.2 s), "room" (0.3-1.2 s); below 0.3 s (no diffuse tail)
-        "outdoor" when an audible broadband bed fills the background, "dry" when it is quiet.
-        A dead room with a loud broadband noise floor (a car) reads as outdoor.
+        "large_hall" (RT60 >= 1.2 s), "room" (0.3-1.2 s), "dry" (0.2-0.3 s: a short diffuse
+        tail, an enclosure even when noisy); below 0.2 s (no diffuse tail) "outdoor" when an
+        audible broadband bed fills the background, "dry" when it is quiet. A very dead
+        enclosure with a loud broadband noise floor (a car) still reads as outdoor, and open
+        air with strong discrete reflections (a courtyard) as dry.
     """
     if rt60_s >= ROOM_MAX_RT60:
         return "large_hall"
     if rt60_s >= DRY_MAX_RT60:
         return "room"
-    if floor.bed_rel_db >= OUTDOOR_BED_REL_DB and floor.flatness >= OUTDOOR_MIN_FLATNESS:
+    loud_bed = floor.bed_rel_db >= OUTDOOR_BED_REL_DB and floor.flatness >= OUTDOOR_MIN_FLATNESS
+    if rt60_s < OUTDOOR_MAX_RT60 and loud_bed:
         return "outdoor"
     return "dry"
 
