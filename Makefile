@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks
 
 validate-metrics: $(STAMP)  ## metric accuracy against ground truth (prints tables; not a test)
-	$(BIN)/python benchmarks/validate_acoustic.py
+	$(BIN)/python benchmarks/validate_acoustic.py --seeds 3
 	$(BIN)/python benchmarks/validate_sync.py
 
 clean:

@@ -330,7 +330,7 @@ def _all_unscored(names: tuple[str, ...], reason: str) -> dict[str, Score]:
 
 @analyzer(
     "acoustic",
-    version=1,
+    version=2,  # 2: outdoor only without a diffuse tail (RT60 < 0.2 s)
     outputs=[
         MetricSpec("rt60_s", "s", None, "Blind RT60: T20-style fits on free decays (500/1k/2k Hz), 30th percentile."),
         MetricSpec("drr_db", "dB", None, "Early/late (C50-like) ratio around impulsive onsets: a DRR proxy."),
