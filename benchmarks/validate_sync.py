@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -359,7 +360,8 @@ def make_720p(src: Path, out: Path, seconds: float = 10.0) -> Path:
         y = np.resize(d.audio, int(seconds * 48000)).astype(np.float32)
         for k in range(0, len(y), 1024):
             fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
-            fr.sample_rate = 48000
+            # with pts set, the muxer records the encoder's 1024-sample priming (else the sound reads 21 ms late)
+            fr.sample_rate, fr.pts, fr.time_base = 48000, k, Fraction(1, 48000)
             for pkt in as_.encode(fr):
                 c.mux(pkt)
         for pkt in as_.encode():

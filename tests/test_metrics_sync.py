@@ -304,6 +304,47 @@ def test_analyzers_share_the_envelope_cache() -> None:
     assert f["kind"] == "motion" and f["visual"].dtype == np.float32
 
 
+# --------------------------------------------------------------------------- decode timing
+
+
+@pytest.mark.parametrize("sr", [16000, 44100])
+def test_decode_keeps_picture_and_sound_aligned_through_aac_priming(tmp_path: Path, sr: int) -> None:
+    """A flash and a click written at the same instant decode at the same time (AAC priming: 1024 samples)."""
+    from fractions import Fraction
+
+    import av
+
+    from workbench.media import decode
+
+    fps, n_s = 25, 3
+    path = tmp_path / "flash_click.mp4"
+    y = np.zeros(n_s * sr, np.float32)
+    for k in range(n_s):
+        i = int(round((k + 12 / fps) * sr))  # click at frame 12 of every second (0.48 s)
+        y[i : i + sr // 100] = 0.8 * np.sin(2 * np.pi * 1000 * np.arange(sr // 100) / sr)
+    with av.open(str(path), "w", format="mp4") as c:
+        vs = c.add_stream("libx264", rate=fps)
+        vs.width = vs.height = 64
+        vs.pix_fmt = "yuv420p"
+        as_ = c.add_stream("aac", rate=sr)
+        as_.layout = "mono"
+        for i in range(n_s * fps):
+            img = np.full((64, 64, 3), 255 if i % fps == 12 else 0, np.uint8)
+            c.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(vs.encode())
+        for k in range(0, len(y), 1024):
+            fr = av.AudioFrame.from_ndarray(y[None, k : k + 1024], format="flt", layout="mono")
+            fr.sample_rate, fr.pts, fr.time_base = sr, k, Fraction(1, sr)
+            c.mux(as_.encode(fr))
+        c.mux(as_.encode())
+    d = decode(path, sr=SR, max_side=64)
+    flashes = d.frame_times[d.frames.mean(axis=(1, 2, 3)) > 128]
+    e = np.abs(d.audio)
+    clicks = [(k * SR + int(np.argmax(e[k * SR : (k + 1) * SR] > 0.3 * e.max()))) / SR for k in range(n_s)]
+    np.testing.assert_allclose(flashes, [k + 0.48 for k in range(n_s)], atol=1e-6)
+    np.testing.assert_allclose(clicks, flashes, atol=0.002)
+
+
 # --------------------------------------------------------------------------- real clip
 
 

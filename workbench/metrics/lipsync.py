@@ -57,6 +57,12 @@ MIN_DRIFT_SPAN_S = 2.5
 #: to 55 (the three low-confidence clips read -32, -2 and none). Matches the 0-70 ms visual lead
 #: of connected speech (Schwartz & Savariaux 2014). Leave-one-out errors are -26..+71 ms and
 #: -137 ms for face1: this constant carries about +-60 ms of uncertainty.
+#: The clip-to-clip spread is in the files, not the measurement: decoding is exact (AAC priming and
+#: first pts honoured, see the flash/click test), other mouth features (outer lip height, lip area)
+#: give the same lags within 5 ms, opening velocity vs audio onsets keeps AOC and face1 ~170 ms
+#: apart, and the windows of each clip agree (AOC +92..+146, face1 -67..-83). face1 is a screen capture (EVCapture metadata, VFR),
+#: whose mouth trails its sound by 70 ms, outside natural speech (audio lead <= 20 ms). The
+#: LRS3 mouth-crop pair (usr_lrs3_*, aligned by dataset construction; mouth darkness, no mesh) reads +62 ms.
 NATURAL_LAG_MS = 55.0
 #: Only the sound within this much of voice activity takes part (s).
 GATE_PAD_S = 0.25
