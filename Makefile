@@ -34,6 +34,7 @@ lint: $(STAMP)
 validate-metrics: $(STAMP)  ## metric accuracy against ground truth (prints tables; not a test)
 	$(BIN)/python benchmarks/validate_acoustic.py --seeds 3
 	$(BIN)/python benchmarks/validate_sync.py
+	$(BIN)/python benchmarks/speed_analysis.py
 
 clean:
 	rm -rf $(VENV) results/store results/runs

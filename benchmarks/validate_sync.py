@@ -16,7 +16,9 @@ picture does not change.
 
 Usage::
 
-    python benchmarks/validate_sync.py [--json OUT] [--calibrate] [--no-synth] [--no-speed]
+    python benchmarks/validate_sync.py [--json OUT] [--calibrate] [--no-synth]
+
+Speed and memory are measured by ``benchmarks/speed_analysis.py``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -281,59 +280,6 @@ def synth_cases() -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- speed
 
 
-def speed_worker(path: str) -> None:
-    """Run in a child pinned to one core: decode-only vs full sync analysis, and peak memory."""
-    if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from workbench.analysis import ClipContext
-    from workbench.prompt import Prompt
-
-    prompt = Prompt(id="speed", scene="speed test", foley=({"action": "contact", "sound": "knock", "at_s": 3.0},))
-    # warm-up (numba JIT of librosa, mediapipe graph) on a short piece, not timed
-    warm = ClipContext(path=Path(path), prompt=prompt)
-    d0 = warm.decoded
-    small = dataclasses.replace(d0, audio=d0.audio[: 3 * SR], frames=d0.frames[:60], frame_times=d0.frame_times[:60])
-    lipsync.measure_lipsync(small, cache={})
-    coherence.measure_av_sync(small, cache={})
-    del warm, d0, small
-    # CPU time of this process (all threads) is what one core pays; wall time also counts
-    # other processes sharing the machine, so it is reported but not judged
-    dec, dec_wall, full, full_wall = [], [], [], []
-    for _ in range(3):
-        c, t = time.process_time(), time.perf_counter()
-        decode(path, sr=SR, max_side=480)
-        dec.append(time.process_time() - c)
-        dec_wall.append(time.perf_counter() - t)
-        c, t = time.process_time(), time.perf_counter()
-        ctx = ClipContext(path=Path(path), prompt=prompt)
-        lipsync.lipsync(ctx)
-        foley.foley(ctx)
-        coherence.av_sync(ctx)
-        coherence.MUTE_TEST.features(ctx)
-        full.append(time.process_time() - c)
-        full_wall.append(time.perf_counter() - t)
-        del ctx
-    out = {
-        "decode_s": min(dec),
-        "full_s": min(full),
-        "decode_wall_s": min(dec_wall),
-        "full_wall_s": min(full_wall),
-        "peak_rss_mb": peak_rss_mb(),
-    }
-    print(json.dumps(out))
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process (VmHWM; ru_maxrss would include the parent's at fork)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def make_720p(src: Path, out: Path, seconds: float = 10.0) -> Path:
     """Re-encode a real clip to a 10 s 1280x720 H.264/AAC MP4 with PyAV (frames padded by repetition if short)."""
     import av
@@ -366,20 +312,6 @@ def make_720p(src: Path, out: Path, seconds: float = 10.0) -> Path:
                 c.mux(pkt)
         for pkt in as_.encode():
             c.mux(pkt)
-    return out
-
-
-def speed(src: Path) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="validate_sync_speed_")) / "clip720p.mp4"
-    make_720p(src, tmp)
-    res = subprocess.run(
-        [sys.executable, __file__, "--speed-worker", str(tmp)], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    out = json.loads(res.stdout.strip().splitlines()[-1])
-    tmp.unlink()
-    tmp.parent.rmdir()
-    out["ratio"] = out["full_s"] / out["decode_s"]
-    out["pass"] = out["ratio"] <= 2.0 and out["peak_rss_mb"] < 1024
     return out
 
 
@@ -424,12 +356,8 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write every case and the summary here")
     ap.add_argument("--calibrate", action="store_true", help="print the raw in-sync readings behind the lag constants")
     ap.add_argument("--no-synth", action="store_true")
-    ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--speed-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--no-speed", action="store_true", help=argparse.SUPPRESS)  # speed: speed_analysis.py
     args = ap.parse_args()
-    if args.speed_worker:
-        speed_worker(args.speed_worker)
-        return 0
     t0 = time.perf_counter()
     summaries: list[dict[str, Any]] = []
     result: dict[str, Any] = {"cases": []}
@@ -603,17 +531,7 @@ def main() -> int:
             vals = " ".join("-" if x is None else f"{x:.2f}" for x in r["scores"])
             med = "-" if r["median"] is None else f"{r['median']:.3f}"
             print(f"mute_coherence synth local/{v:11s} median {med}  per prompt: {vals}")
-    if not args.no_speed and clips:
-        src = REAL / "talking_faces" / "mmaudio_vggsound_0B4dYTMsgHA_000130.mp4"
-        sp = speed(src)
-        result["speed"] = sp
-        print()
-        print(
-            f"speed (10 s 1280x720 H.264, pinned to one core, CPU time): decode {sp['decode_s']:.2f} s, decode + all "
-            f"sync metrics {sp['full_s']:.2f} s = {sp['ratio']:.2f}x (target <= 2x); wall {sp['decode_wall_s']:.2f} s vs "
-            f"{sp['full_wall_s']:.2f} s; peak RSS {sp['peak_rss_mb']:.0f} MiB (target < 1024): "
-            f"{'PASS' if sp['pass'] else 'FAIL'}"
-        )
+    print("\nspeed and memory: python benchmarks/speed_analysis.py (every metric, against plain PyAV decoding)")
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     if args.json:
         result["summary"] = summaries
