@@ -356,7 +356,6 @@ def main() -> int:
     ap.add_argument("--json", type=Path, help="write every case and the summary here")
     ap.add_argument("--calibrate", action="store_true", help="print the raw in-sync readings behind the lag constants")
     ap.add_argument("--no-synth", action="store_true")
-    ap.add_argument("--no-speed", action="store_true", help=argparse.SUPPRESS)  # speed: speed_analysis.py
     args = ap.parse_args()
     t0 = time.perf_counter()
     summaries: list[dict[str, Any]] = []

@@ -194,18 +194,18 @@ class Generator:
             self.sems.setdefault(cell.provider_id, asyncio.Semaphore(max(1, prov.max_concurrency)))
         return self.providers[cell.model]
 
-    async def call(self, fn, *args):
+    async def call(self, fn, *args, also_retry: frozenset[str] = frozenset()):
         """Call an adapter method, retrying retryable failures with exponential backoff.
 
         ``Retry-After`` from the provider wins over the computed delay; ``max_retries: 0``
-        disables retries.
+        disables retries. ``also_retry`` adds failure kinds retried for this call.
         """
         attempt = 0
         while True:
             try:
                 return await fn(*args)
             except ProviderError as exc:
-                if not exc.retryable or attempt >= self.cfg.max_retries:
+                if not (exc.retryable or exc.kind in also_retry) or attempt >= self.cfg.max_retries:
                     raise
                 delay = exc.retry_after if exc.retry_after is not None else self.cfg.backoff_s * 2**attempt
                 attempt += 1
@@ -253,7 +253,8 @@ class Generator:
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
             prior = self.pending.get(s.request_key)
-            if prior is not None and prov.billed_when_lost and not req.params.get("resend_lost"):
+            resend_lost = bool(req.params.get("resend_lost"))
+            if prior is not None and prov.billed_when_lost and not resend_lost:
                 # A synchronous call was in flight when the run stopped: it may have been billed and its
                 # result died with that process. Sending it again would pay twice.
                 s.status, s.kind = "failed", "lost_in_transit"
@@ -278,7 +279,8 @@ class Generator:
                     # no job id comes back before the (billed) result: journal the attempt itself
                     self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
                     self.submitted.add(s.request_key)
-                job_id = await self.call(prov.submit, req, cell.prompt)
+                retry_lost = frozenset({"lost_in_transit"}) if resend_lost else frozenset()
+                job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
                 self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             self.submitted.add(s.request_key)
             deadline = t0 + self.cfg.timeout_s

@@ -375,6 +375,27 @@ class HttpProvider(Provider):
         return {**body, **self.extra_input}
 
 
+async def read_capped(
+    resp: httpx.Response, *, what: str, max_bytes: int = MAX_DOWNLOAD_BYTES
+) -> tuple[bytes, int | None]:
+    """A streamed response's body, refusing more than ``max_bytes`` (kind ``fatal``).
+
+    Returns the bytes and the announced Content-Length (None without one); the caller decides
+    what a short body means.
+    """
+    announced = resp.headers.get("content-length")
+    expected = int(announced) if announced is not None and announced.isdigit() else None
+    if expected is not None and expected > max_bytes:
+        raise ProviderError("fatal", f"{what}: file of {expected} bytes exceeds the {max_bytes} cap")
+    chunks, n = [], 0
+    async for chunk in resp.aiter_bytes():
+        n += len(chunk)
+        if n > max_bytes:
+            raise ProviderError("fatal", f"{what}: file exceeds the {max_bytes} byte cap")
+        chunks.append(chunk)
+    return b"".join(chunks), expected
+
+
 async def download_bytes(
     client: httpx.AsyncClient,
     url: str,
@@ -406,20 +427,12 @@ async def download_bytes(
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise http_error(resp, redact, what=what)
-                expected = resp.headers.get("content-length")
-                if expected is not None and expected.isdigit() and int(expected) > max_bytes:
-                    raise ProviderError("fatal", f"{what}: file of {int(expected)} bytes exceeds the {max_bytes} cap")
-                chunks, n = [], 0
-                async for chunk in resp.aiter_bytes():
-                    n += len(chunk)
-                    if n > max_bytes:
-                        raise ProviderError("fatal", f"{what}: file exceeds the {max_bytes} byte cap")
-                    chunks.append(chunk)
-                if expected is not None and expected.isdigit() and n != int(expected):
-                    raise ProviderError("transient", f"{what}: got {n} of {int(expected)} bytes")
-                if n == 0:
+                data, expected = await read_capped(resp, what=what, max_bytes=max_bytes)
+                if expected is not None and len(data) != expected:
+                    raise ProviderError("transient", f"{what}: got {len(data)} of {expected} bytes")
+                if not data:
                     raise ProviderError("transient", f"{what}: empty body")
-                return b"".join(chunks)
+                return data
         except httpx.HTTPError as exc:
             raise transport_error(exc, redact, what=what) from None
     raise ProviderError("fatal", f"{what}: more than {max_redirects} redirects")
@@ -438,5 +451,6 @@ __all__ = [
     "key_is_set",
     "kind_for_status",
     "parse_retry_after",
+    "read_capped",
     "resolve_base_url",
 ]

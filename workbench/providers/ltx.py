@@ -8,8 +8,8 @@ restart, so the adapter is not resumable.
 Never paid twice: once LTX has accepted the call (the 200 headers arrived, or the read timed
 out while it was generating), a connection lost before the last byte is a generation that was
 probably billed and cannot be fetched again. It becomes ``lost_in_transit`` (not retried)
-with the ``x-request-id`` for the vendor's support, unless ``params.resend_lost: true`` asks
-to pay for it again. Failures before acceptance (connect errors, 429, 5xx) are retried.
+with the ``x-request-id`` for the vendor's support (the runner sends it again only under
+``params.resend_lost: true``). Failures before acceptance (connect errors, 429, 5xx) are retried.
 Sound needs ``generate_audio: true`` (it defaults off), which is always sent.
 """
 
@@ -22,7 +22,7 @@ import httpx
 
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
-from workbench.providers.http import MAX_DOWNLOAD_BYTES, HttpProvider, ModelSpec, check_params, transport_error
+from workbench.providers.http import HttpProvider, ModelSpec, check_params, read_capped, transport_error
 
 LTX_URL = "https://api.ltx.video"
 LTX_KEY_ENV = ("LTX_API_KEY", "LTXV_API_KEY")
@@ -68,8 +68,6 @@ class LtxProvider(HttpProvider):
     def lost(self, reason: str, request_id: str | None) -> ProviderError:
         """The error for an accepted (so probably billed) call whose MP4 did not arrive whole."""
         rid = f" (x-request-id {request_id})" if request_id else ""
-        if self.params.get("resend_lost"):
-            return ProviderError("transient", self.redact(f"{reason}{rid}; sent again (params.resend_lost)"))
         return ProviderError(
             "lost_in_transit",
             self.redact(
@@ -93,25 +91,18 @@ class LtxProvider(HttpProvider):
                 accepted = True
                 request_id = r.headers.get("x-request-id")
                 ctype = r.headers.get("content-type", "")
-                chunks, n = [], 0
-                async for chunk in r.aiter_bytes():
-                    n += len(chunk)
-                    if n > MAX_DOWNLOAD_BYTES:
-                        raise ProviderError("fatal", f"{what}: response exceeds the {MAX_DOWNLOAD_BYTES} byte cap")
-                    chunks.append(chunk)
-                expected = r.headers.get("content-length")
+                data, expected = await read_capped(r, what=what)
         except httpx.HTTPError as exc:
             err = transport_error(exc, self.redact, what=what)
             if accepted or isinstance(exc, httpx.ReadTimeout):
                 # the body was cut, or LTX was still generating when we stopped waiting
                 raise self.lost(err.reason, request_id) from None
             raise err from None
-        data = b"".join(chunks)
         if "json" in ctype or not data:
             raise ProviderError(
                 "fatal", self.redact(f"{what}: expected an MP4 body, got {ctype or 'nothing'}: {data[:200]!r}")
             )
-        if expected and expected.isdigit() and int(expected) != len(data):
+        if expected is not None and expected != len(data):
             raise self.lost(f"{what}: got {len(data)} of {expected} bytes", request_id)
         job_id = f"ltx-{request.key()}"
         self._clips[job_id] = data
