@@ -137,7 +137,7 @@ def main() -> int:
     rows = [
         ("PyAV decode of every frame, nothing converted (judged)", out["plain_decode_cpu_s"], ratios["plain"]),
         ("PyAV decode, video frames to full-size RGB arrays", out["plain_decode_rgb_cpu_s"], ratios["plain_rgb"]),
-        ("the analysis' own decode (16 kHz mono, RGB <= 480 px)", out["decode_cpu_s"], ratios["analysis_decode"]),
+        ("the analysis' own decode (16 kHz mono, YUV <= 480 px)", out["decode_cpu_s"], ratios["analysis_decode"]),
     ]
     for label, sec, r in rows:
         print(f"{label:58s} {sec:6.2f} {r:15.2f}x")

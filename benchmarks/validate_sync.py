@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from workbench.media import DecodedClip, decode  # noqa: E402
 from workbench.metrics import coherence, foley, lipsync  # noqa: E402
-from workbench.metrics.face import track_mouths  # noqa: E402
+from workbench.metrics.face import track_clip  # noqa: E402
 from workbench.metrics.kernels import coherence as coh  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "real"
@@ -48,6 +48,8 @@ SR = 16000
 SHIFTS_MS = [round(float(x), 1) for x in np.linspace(-400, 400, 25)]  # 33.3 ms steps, off the 10 ms grid
 DRIFTS = [0.0, 10.0, 20.0, 30.0, 40.0]
 FRAME_MS = 40.0
+#: Unrelated-speech cases per talking clip (the audio of the next clips in name order).
+UNRELATED = 3
 
 
 # --------------------------------------------------------------------------- helpers
@@ -127,7 +129,7 @@ def load_real() -> dict[str, dict[str, Any]]:
     for group, paths in groups.items():
         for p in paths:
             d = decode(p, sr=SR, max_side=480)
-            cache: dict[str, Any] = {"mouth": track_mouths(frames=d.frames, frame_times=d.frame_times)}
+            cache: dict[str, Any] = {"mouth": track_clip(d)}
             coherence.event_signals(d, cache)
             clips[p.stem] = {"clip": d, "cache": picture_cache(cache), "group": group, "duration": d.duration_s}
     return clips
@@ -157,18 +159,20 @@ def lip_cases(clips: dict[str, dict[str, Any]]) -> tuple[list[Row], list[Row], l
                 sc = lipsync.measure_lipsync(with_audio(d, stretch_audio(y, SR, r)), cache=picture_cache(c["cache"]))
                 o = sc["lip_drift_ms_per_s"]
                 drift.append(Row("lip_drift_ms_per_s", f"{name} drift {r:g}", r, o.value, o.reason))
-        # unrelated speech: another talking clip's audio, looped to length
-        other = talking[names[(names.index(name) + 1) % len(names)]]["clip"].audio
-        other = np.resize(other, len(y))
-        sc = lipsync.measure_lipsync(with_audio(d, other), cache=picture_cache(c["cache"]))
-        poor.append(
-            Row("lip poor", f"{name} + unrelated speech", None, sc["lip_offset_ms"].value, sc["lip_offset_ms"].reason)
-        )
+        # unrelated speech: each of three other talking clips' audio, looped to length
+        for j in range(1, UNRELATED + 1):
+            donor = names[(names.index(name) + j) % len(names)]
+            other = np.resize(talking[donor]["clip"].audio, len(y))
+            sc = lipsync.measure_lipsync(with_audio(d, other), cache=picture_cache(c["cache"]))
+            o = sc["lip_offset_ms"]
+            extra = {"confidence": sc["lip_confidence"].value}
+            poor.append(Row("lip poor", f"{name} + speech of {donor}", None, o.value, o.reason, extra))
         # speech buried in noise (-6 dB SNR)
         noise = rng.standard_normal(len(y)).astype(np.float32) * 2.0 * float(np.sqrt(np.mean(y**2)) + 1e-9)
         sc = lipsync.measure_lipsync(with_audio(d, y + noise), cache=picture_cache(c["cache"]))
         o = sc["lip_offset_ms"]
-        poor.append(Row("lip poor", f"{name} + noise -6 dB", None, o.value, o.reason, {"clean_reading": base}))
+        extra = {"clean_reading": base, "confidence": sc["lip_confidence"].value}
+        poor.append(Row("lip poor", f"{name} + noise -6 dB", None, o.value, o.reason, extra))
     return shifted, insync, drift, poor
 
 
@@ -297,7 +301,7 @@ def make_720p(src: Path, out: Path, seconds: float = 10.0) -> Path:
 
         for i in range(n):
             k = int(np.searchsorted(d.frame_times, i / fps, side="right")) - 1
-            img = cv2.resize(d.frames[max(0, k) % len(d.frames)], (1280, 720))
+            img = cv2.resize(d.rgb(max(0, k) % d.n_frames), (1280, 720))
             fr = av.VideoFrame.from_ndarray(img, format="rgb24")
             for pkt in vs.encode(fr):
                 c.mux(pkt)

@@ -34,6 +34,44 @@ def delayed(x: np.ndarray, *, offset_s: float, drift: float = 0.0) -> np.ndarray
     return np.interp(tau, t, x, left=0.0, right=0.0)
 
 
+# --------------------------------------------------------------------------- mouth opening from pixels
+
+
+def test_dark_opening_is_minus_the_mean_of_the_darkest_quarter() -> None:
+    from workbench.metrics.face import dark_opening
+
+    g = np.full((40, 40), 200, np.uint8)
+    g[10:20, 10:20] = np.arange(100, dtype=np.uint8).reshape(10, 10)  # 100 values 0..99
+    # box 10..30 x 10..30 holds 400 pixels: the darkest quarter is exactly 0..99
+    assert dark_opening(gray=g, box=(10, 10, 30, 30)) == pytest.approx(-49.5)
+    # a box reaching outside the frame is clipped; one too small to read is NaN
+    assert dark_opening(gray=g, box=(-5, -5, 45, 45)) == pytest.approx(-np.sort(g.ravel())[:400].mean())
+    assert np.isnan(dark_opening(gray=g, box=(0, 0, 2, 40)))
+
+
+def test_dark_opening_grows_as_a_dark_mouth_opens() -> None:
+    from workbench.metrics.face import dark_opening, mouth_box
+
+    box = mouth_box(np.array([40.0, 50.0]), np.array([80.0, 50.0]))  # a 40 px wide mouth
+    assert box == (48, 42, 73, 63)  # +-0.3 widths across, 0.2 up, 0.3 down
+    readings = []
+    for gap in (0, 2, 4, 10):
+        g = np.full((100, 120), 170, np.uint8)  # skin
+        g[48 - gap // 2 : 52 + gap, 45:75] = 60  # lips, and between them the cavity
+        g[50 : 50 + gap, 48:72] = 15
+        readings.append(dark_opening(gray=g, box=box))
+    assert readings == sorted(readings) and readings[-1] > readings[0] + 50
+
+
+def test_mesh_stride_follows_the_frame_rate() -> None:
+    from workbench.metrics.face import mesh_stride
+
+    assert mesh_stride(np.arange(50) / 25.0, 0.2) == 5
+    assert mesh_stride(np.arange(60) / 30.0, 0.2) == 6
+    assert mesh_stride(np.arange(60) / 30.0, 0.0) == 1
+    assert mesh_stride(np.array([0.0]), 0.2) == 5  # one frame: 25 fps assumed
+
+
 # --------------------------------------------------------------------------- sync kernels
 
 
@@ -229,7 +267,16 @@ def test_mute_test_needs_three_usable_clips() -> None:
 
 
 def clip_of(audio: np.ndarray, frames: np.ndarray, fps: float = 25.0) -> SimpleNamespace:
-    return SimpleNamespace(audio=audio, sr=SR, frames=frames, frame_times=np.arange(len(frames)) / fps)
+    """A decoded-clip stand-in from RGB frames: luma stack plus RGB on demand, as DecodedClip gives."""
+    gray = np.round(frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).astype(np.uint8)
+    return SimpleNamespace(
+        audio=audio,
+        sr=SR,
+        gray=gray,
+        rgb=lambda k: frames[k],
+        n_frames=len(frames),
+        frame_times=np.arange(len(frames)) / fps,
+    )
 
 
 def bar_frames(n: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
@@ -338,11 +385,38 @@ def test_decode_keeps_picture_and_sound_aligned_through_aac_priming(tmp_path: Pa
             c.mux(as_.encode(fr))
         c.mux(as_.encode())
     d = decode(path, sr=SR, max_side=64)
-    flashes = d.frame_times[d.frames.mean(axis=(1, 2, 3)) > 128]
+    flashes = d.frame_times[d.gray.mean(axis=(1, 2)) > 128]
     e = np.abs(d.audio)
     clicks = [(k * SR + int(np.argmax(e[k * SR : (k + 1) * SR] > 0.3 * e.max()))) / SR for k in range(n_s)]
     np.testing.assert_allclose(flashes, [k + 0.48 for k in range(n_s)], atol=1e-6)
     np.testing.assert_allclose(clicks, flashes, atol=0.002)
+
+
+def test_decode_keeps_frames_as_yuv_with_luma_and_rgb_views(tmp_path: Path) -> None:
+    """Frames come back downscaled in I420; the luma view and RGB on demand match the colours written."""
+    import av
+
+    from workbench.media import decode
+
+    path = tmp_path / "colours.mp4"
+    colours = [(220, 30, 30), (30, 200, 40), (40, 40, 210)]
+    with av.open(str(path), "w", format="mp4") as c:
+        vs = c.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        vs.options = {"crf": "10"}
+        for i in range(30):
+            img = np.full((240, 320, 3), colours[i // 10], np.uint8)
+            c.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        c.mux(vs.encode())
+    d = decode(path, max_side=160, audio=False)
+    assert d.yuv.shape == (30, 180, 160) and d.yuv.dtype == np.uint8  # 120 luma rows + 2 x 30 chroma rows
+    assert d.gray.shape == (30, 120, 160) and np.shares_memory(d.gray, d.yuv)
+    for i, rgb in enumerate(colours):
+        k = 10 * i + 5
+        np.testing.assert_allclose(d.rgb(k).reshape(-1, 3).mean(axis=0), rgb, atol=6)
+        luma = 16 + (65.481 * rgb[0] + 128.553 * rgb[1] + 24.966 * rgb[2]) / 255  # BT.601, limited range
+        assert abs(float(d.gray[k].mean()) - luma) < 4
+    assert d.frames.shape == (30, 120, 160, 3)
 
 
 # --------------------------------------------------------------------------- real clip
@@ -365,3 +439,35 @@ def test_real_talking_clip_recovers_an_injected_200_ms_shift() -> None:
     assert out["lip_confidence"].value >= lipsync.MIN_CONFIDENCE
     assert abs(out["lip_offset_ms"].value - 200.0) <= 40.0
     assert abs(out["lip_offset_ms"].value - base["lip_offset_ms"].value - 200.0) <= 10.0
+
+
+# --------------------------------------------------------------------------- local models: known answers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variant", ["synced", "dubbed", "drift"])
+def test_lipsync_reads_the_local_models_known_offset_and_drift(tmp_path: Path, variant: str) -> None:
+    """The rendered face's mouth leads its voice by the natural lag, plus the variant's offset / drift."""
+    from workbench.analysis import ClipContext
+    from workbench.metrics.face import mouth_track
+    from workbench.prompt import resolve_suite
+    from workbench.synth import render_clip
+
+    prompt = resolve_suite("builtin").get("office-long-monologue")
+    rc = render_clip(prompt, variant, seed=0)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(rc.data)
+    ctx = ClipContext(path=path, prompt=prompt)
+    out = lipsync.measure_lipsync(ctx.decoded, cache=ctx.cache)
+    gt = rc.ground_truth
+    speech = gt["speech_segments"]
+    t_mid = float(np.mean([(s["start_s"] + s["end_s"]) / 2 for s in speech]))
+    truth = gt["audio_offset_ms"] + gt["drift_ms_per_s"] * t_mid
+    assert out["lip_confidence"].value >= lipsync.MIN_CONFIDENCE
+    assert abs(out["lip_offset_ms"].value - truth) <= 40.0
+    assert abs(out["lip_drift_ms_per_s"].value - gt["drift_ms_per_s"]) <= 10.0
+    # the mesh looked at about one frame in five; the opening is read on (nearly) every frame
+    track = mouth_track(ctx)
+    assert track.n_faces == 1
+    assert np.isfinite(track.mar[0]).sum() <= ctx.decoded.n_frames / 4
+    assert np.isfinite(track.opening[0]).mean() >= 0.95

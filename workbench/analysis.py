@@ -43,7 +43,7 @@ class ClipContext:
 
     @cached_property
     def decoded(self) -> DecodedClip:
-        """Audio at 16 kHz mono and RGB frames at most 480 px on the long side."""
+        """Audio at 16 kHz mono and YUV 4:2:0 frames at most 480 px on the long side."""
         return decode(self.path, sr=ANALYSIS_SR, max_side=ANALYSIS_MAX_SIDE)
 
 

@@ -1,8 +1,11 @@
 """Decoding: every read of a media file goes through here (PyAV, one demux pass).
 
 Audio is returned mono float32 at the requested rate (16 kHz for analysis); video frames
-are scaled down (``max_side``) so no full-resolution frame stack is ever held. Times come
-from packet timestamps, so variable-frame-rate files keep their true timing.
+are scaled down (``max_side``) and kept as planar YUV 4:2:0 (1.5 bytes a pixel), so no
+full-resolution frame stack is ever held and nothing is converted that no metric reads: the
+motion metrics read the luma plane as it is, and only the frames the face mesh looks at are
+turned into RGB. Times come from packet timestamps, so variable-frame-rate files keep their
+true timing.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from workbench.errors import MediaError
@@ -20,6 +24,9 @@ MIN_DURATION_S = 1.0
 #: swscale filter for the downscaled frames: area averaging (no aliasing when shrinking, and
 #: 20 % cheaper than the default bicubic on 720p -> 480 px).
 SCALER = "AREA"
+#: Pixel format the frames are kept in: planar YUV 4:2:0, half the bytes of RGB and no colour
+#: conversion at decode (on a 10 s 720p clip: 0.28 s CPU against 0.43 s for RGB).
+FRAME_FORMAT = "yuv420p"
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,9 @@ class DecodedClip:
     audio : np.ndarray, shape (n_samples,), float32
         Mono audio at ``sr``; sample 0 is at time 0 of the clip's timeline.
     sr : int
-    frames : np.ndarray, shape (n_frames, h, w, 3), uint8
-        RGB frames, scaled so that the longer side is at most ``max_side``.
+    yuv : np.ndarray, shape (n_frames, h * 3 // 2, w), uint8
+        Frames in planar YUV 4:2:0 (I420: the luma rows, then the U and V planes), scaled so
+        that the longer side is at most ``max_side``; ``h`` and ``w`` are even.
     frame_times : np.ndarray, shape (n_frames,), float64
         Presentation time of each frame in seconds on the same timeline as ``audio``.
     """
@@ -59,9 +67,35 @@ class DecodedClip:
     info: MediaInfo
     audio: np.ndarray
     sr: int
-    frames: np.ndarray
+    yuv: np.ndarray
     frame_times: np.ndarray
     extra: dict = field(default_factory=dict)
+
+    @property
+    def n_frames(self) -> int:
+        """Number of decoded video frames."""
+        return int(self.yuv.shape[0])
+
+    @property
+    def gray(self) -> np.ndarray:
+        """Luma of every frame, shape (n_frames, h, w), uint8 (a view, no copy)."""
+        if self.n_frames == 0:
+            return np.zeros((0, 0, 0), np.uint8)
+        return self.yuv[:, : self.yuv.shape[1] * 2 // 3]
+
+    def rgb(self, k: int) -> np.ndarray:
+        """Frame ``k`` in RGB, shape (h, w, 3), uint8 (BT.601, converted on demand)."""
+        return cv2.cvtColor(self.yuv[k], cv2.COLOR_YUV2RGB_I420)
+
+    @property
+    def frames(self) -> np.ndarray:
+        """Every frame in RGB, shape (n_frames, h, w, 3), uint8: a new array on each call.
+
+        For plots and tests; the metrics read :attr:`gray` and :meth:`rgb` instead.
+        """
+        if self.n_frames == 0:
+            return np.zeros((0, 0, 0, 3), np.uint8)
+        return np.stack([self.rgb(k) for k in range(self.n_frames)])
 
     @property
     def fps(self) -> float:
@@ -144,7 +178,7 @@ def decode(
     require_audio: bool = False,
     require_video: bool = False,
 ) -> DecodedClip:
-    """Decode audio (mono, ``sr``) and downscaled RGB frames in one demux pass.
+    """Decode audio (mono, ``sr``) and downscaled YUV 4:2:0 frames in one demux pass.
 
     Parameters
     ----------
@@ -191,7 +225,7 @@ def decode(
                             continue
                         frames.append(
                             frame.reformat(
-                                width=size[0], height=size[1], format="rgb24", interpolation=SCALER
+                                width=size[0], height=size[1], format=FRAME_FORMAT, interpolation=SCALER
                             ).to_ndarray()
                         )
                         times.append(float(t))
@@ -229,12 +263,12 @@ def decode(
         vt = vt[order] - t_origin
         fr = np.stack([frames[i] for i in order])
     else:
-        fr = np.zeros((0, 0, 0, 3), np.uint8)
+        fr = np.zeros((0, 0, 0), np.uint8)
     if require_audio and len(y) == 0:
         raise MediaError("audio stream has no decodable samples")
     if require_video and len(vt) == 0:
         raise MediaError("video stream has no decodable frames")
-    return DecodedClip(info=info, audio=y, sr=sr, frames=fr, frame_times=vt, extra=info_extra)
+    return DecodedClip(info=info, audio=y, sr=sr, yuv=fr, frame_times=vt, extra=info_extra)
 
 
 def load_audio(path: str | Path, *, sr: int = 16000) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from workbench.metrics import lipsync
-from workbench.metrics.face import MouthTrack, track_mouths
+from workbench.metrics.face import MouthTrack, track_clip
 from workbench.metrics.kernels import coherence as coh
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
@@ -87,12 +87,12 @@ def event_signals(clip: Any, cache: dict | None = None) -> EventSignals:
     Parameters
     ----------
     clip : DecodedClip-like
-        ``audio``, ``sr``, ``frames``, ``frame_times``.
+        ``audio``, ``sr``, ``gray``, ``frame_times``.
     cache : dict, optional
     """
     cache = {} if cache is None else cache
     if "motion" not in cache:
-        gray = env.gray_small(frames=clip.frames, side=160)
+        gray = env.gray_small(frames=clip.gray, side=160)
         cache["motion"] = env.motion_cells(gray=gray, frame_times=clip.frame_times)
     if "onset" not in cache:
         cache["onset"] = env.onset_envelope(y=clip.audio, sr=clip.sr, rate=RATE) if len(clip.audio) else np.zeros(0)
@@ -179,7 +179,7 @@ def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]
 
 @analyzer(
     "av_sync",
-    version=2,  # 2: frames downscaled by area averaging
+    version=3,  # 3: luma read from YUV frames; mouth darkness
     outputs=[
         MetricSpec(
             "av_offset_ms",
@@ -258,7 +258,7 @@ def mouth_track_of(clip: Any, cache: dict | None) -> MouthTrack:
     """The clip's mouth track from the cache (computed and cached when missing)."""
     if cache is not None and "mouth" in cache:
         return cache["mouth"]
-    track = track_mouths(frames=clip.frames, frame_times=clip.frame_times)
+    track = track_clip(clip)
     if cache is not None:
         cache["mouth"] = track
     return track
@@ -384,7 +384,7 @@ def mute_batch(features: Sequence[Any], contexts: Sequence[Any] | None = None) -
 MUTE_TEST = register(
     Analyzer(
         name="mute_test",
-        version=2,  # 2: frames downscaled by area averaging
+        version=3,  # 3: luma read from YUV frames; mouth darkness
         outputs=(
             MetricSpec(
                 "mute_coherence",

@@ -148,7 +148,7 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
     Parameters
     ----------
     clip : DecodedClip-like
-        ``audio``, ``sr``, ``frames``, ``frame_times``.
+        ``audio``, ``sr``, ``gray``, ``frame_times``.
     events : list of (float, str)
         Stated time and description of each prompted foley event.
     cache : dict, optional
@@ -192,7 +192,7 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
     return out
 
 
-@analyzer("foley", version=2, outputs=OUTPUTS)  # 2: frames downscaled by area averaging
+@analyzer("foley", version=3, outputs=OUTPUTS)  # 3: luma read from YUV frames
 def foley(ctx: Any) -> dict[str, Score]:
     """Foley timing against the prompt's stated events (envelopes cached in ``ctx.cache``)."""
     if ctx.prompt is None:

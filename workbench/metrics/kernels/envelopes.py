@@ -274,22 +274,21 @@ def gray_small(*, frames: np.ndarray, side: int = 160) -> np.ndarray:
 
     Parameters
     ----------
-    frames : np.ndarray, shape (n, h, w, 3), uint8
-        RGB frames.
+    frames : np.ndarray, shape (n, h, w), uint8 luma, or (n, h, w, 3) uint8 RGB
     side : int
 
     Returns
     -------
     np.ndarray, shape (n, h', w'), float32
     """
-    if frames.ndim != 4 or frames.shape[0] == 0:
+    if frames.ndim not in (3, 4) or frames.shape[0] == 0:
         return np.zeros((0, 0, 0), np.float32)
-    n, h, w, _ = frames.shape
+    n, h, w = frames.shape[:3]
     s = min(1.0, side / max(h, w))
     size = (max(4, int(round(w * s))), max(4, int(round(h * s))))
     out = np.empty((n, size[1], size[0]), np.float32)
     for i in range(n):
-        g = cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
+        g = frames[i] if frames.ndim == 3 else cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY)
         out[i] = cv2.resize(g, size, interpolation=cv2.INTER_AREA)
     return out
 
