@@ -37,3 +37,19 @@ def test_compare_notebook_renders_report(tmp_path, fake_provider):
     assert render_report(tmp_path / "run").is_file()
     nb = json.loads((tmp_path / "run" / "compare.ipynb").read_text())
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+
+
+def test_metric_rank_ties_differences_below_the_metric_resolution() -> None:
+    import pandas as pd
+
+    from workbench.leaderboard import metric_rank
+    from workbench.metrics.registry import MetricSpec
+
+    lip = MetricSpec("lip_offset_ms", "ms", None, "", best_at_zero=True, resolution=40.0)
+    v = pd.Series({"a": 3.0, "b": -11.2, "c": 92.0, "d": -210.0, "e": float("nan")})
+    # 3 and 11 ms are both within one frame of 0: a tie; signed offsets rank by their size
+    assert metric_rank(v, lip).to_dict() == pytest.approx({"a": 1.5, "b": 1.5, "c": 3.0, "d": 4.0, "e": float("nan")}, nan_ok=True)
+    exact = MetricSpec("lip_offset_ms", "ms", None, "", best_at_zero=True)
+    assert metric_rank(v, exact)[["a", "b"]].tolist() == [1.0, 2.0]
+    sbr = MetricSpec("speech_to_background_db", "dB", True, "", resolution=2.0)
+    assert metric_rank(pd.Series({"x": 29.0, "y": 29.9, "z": 35.6}), sbr).tolist() == [2.5, 2.5, 1.0]

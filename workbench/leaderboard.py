@@ -86,11 +86,26 @@ def _iqr(v: pd.Series) -> float:
     return float(v.quantile(0.75) - v.quantile(0.25)) if len(v) else float("nan")
 
 
+def metric_rank(values: pd.Series, spec: MetricSpec) -> pd.Series:
+    """Rank of each model on one metric (1 = best; ties share the mean rank; NaN stays NaN).
+
+    Signed metrics whose ideal is 0 rank by |value|; a metric with a ``resolution`` compares
+    ``floor(value / resolution)``, so differences it cannot measure are ties.
+    """
+    key = values.abs() if spec.best_at_zero else values
+    if spec.resolution:
+        key = np.floor(key / spec.resolution)
+    return key.rank(ascending=True if spec.best_at_zero else not spec.higher_is_better)
+
+
 def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
     """Per-model table: each metric's aggregate, spread and n; failures, cost, latency, rank.
 
     ``rank`` is the mean, over metrics with a direction, of the model's rank on that metric
-    (signed metrics whose ideal is 0 are ranked by absolute value). Lower is better.
+    (signed metrics whose ideal is 0 are ranked by absolute value). Lower is better. Values are
+    compared in steps of the metric's :attr:`MetricSpec.resolution` where it has one, so models
+    closer together than the metric can measure share a rank (e.g. lip offsets of 3 and 11 ms,
+    both within one video frame).
     """
     from workbench.run import load_samples
 
@@ -117,8 +132,7 @@ def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None)
         lb[f"{name}_spread"] = grp.agg(_iqr)
         lb[f"{name}_n"] = grp.count().reindex(lb.index).fillna(0).astype(int)
         if spec is not None and (spec.higher_is_better is not None or spec.best_at_zero):
-            key = lb[name].abs() if spec.best_at_zero else lb[name]
-            ranks.append(key.rank(ascending=not spec.higher_is_better if not spec.best_at_zero else True))
+            ranks.append(metric_rank(lb[name], spec))
     lb["rank"] = pd.concat(ranks, axis=1).mean(axis=1).round(2) if ranks else np.nan
     lb = lb.sort_values(["rank", "failed"], na_position="last")
     cols = ["rank", "clips", "failed", "cost_usd", "latency_s"]

@@ -355,7 +355,13 @@ def acoustic(ctx: ClipContext) -> dict[str, Score]:
     "mix",
     version=1,
     outputs=[
-        MetricSpec("speech_to_background_db", "dB", True, "Dialogue over music + ambience while speech is active."),
+        MetricSpec(
+            "speech_to_background_db",
+            "dB",
+            True,
+            "Dialogue over music + ambience while speech is active.",
+            resolution=2.0,  # the validation tolerance
+        ),
         MetricSpec(
             "dialogue_loudness_lufs", "LUFS", None, "Dialogue-gated loudness (BS.1770-4 while speech is active)."
         ),

@@ -187,6 +187,7 @@ def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]
             None,
             "Global audio-visual event offset from onset vs motion envelopes (+ = audio late); no face needed.",
             best_at_zero=True,
+            resolution=40.0,  # one video frame
         )
     ],
 )

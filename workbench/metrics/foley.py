@@ -36,8 +36,11 @@ OUTPUTS = [
         None,
         "Median signed offset of prompted foley sounds against their visible cause (+ = sound late).",
         best_at_zero=True,
+        resolution=40.0,  # one video frame: the validation tolerance
     ),
-    MetricSpec("foley_abs_offset_ms", "ms", False, "Median absolute offset of prompted foley sounds."),
+    MetricSpec(
+        "foley_abs_offset_ms", "ms", False, "Median absolute offset of prompted foley sounds.", resolution=40.0
+    ),
     MetricSpec(
         "foley_hit_rate",
         "share",

@@ -84,6 +84,7 @@ OUTPUTS = [
         None,
         "Audio-visual offset of speech against the speaker's mouth (+ = audio late).",
         best_at_zero=True,
+        resolution=40.0,  # one video frame: the validation tolerance
     ),
     MetricSpec(
         "lip_drift_ms_per_s",
@@ -91,6 +92,7 @@ OUTPUTS = [
         None,
         "Change of the lip offset over the clip (Theil-Sen slope of windowed offsets).",
         best_at_zero=True,
+        resolution=10.0,  # the validation tolerance
     ),
     MetricSpec(
         "lip_confidence",

@@ -59,6 +59,9 @@ class MetricSpec:
     aggregate: Literal["median", "mean"] = "median"
     best_at_zero: bool = False
     """Signed metrics whose ideal value is 0; the leaderboard ranks them by |value|."""
+    resolution: float | None = None
+    """Step below which two models' values are a tie in the leaderboard rank: the accuracy the
+    metric is validated to (README, "Accuracy"). The rank compares ``floor(value / resolution)``."""
 
 
 ClipFn = Callable[["ClipContext"], dict[str, Score]]
