@@ -48,8 +48,6 @@ SR = 16000
 SHIFTS_MS = [round(float(x), 1) for x in np.linspace(-400, 400, 25)]  # 33.3 ms steps, off the 10 ms grid
 DRIFTS = [0.0, 10.0, 20.0, 30.0, 40.0]
 FRAME_MS = 40.0
-#: Unrelated-speech cases per talking clip (the audio of the next clips in name order).
-UNRELATED = 3
 
 
 # --------------------------------------------------------------------------- helpers
@@ -159,9 +157,8 @@ def lip_cases(clips: dict[str, dict[str, Any]]) -> tuple[list[Row], list[Row], l
                 sc = lipsync.measure_lipsync(with_audio(d, stretch_audio(y, SR, r)), cache=picture_cache(c["cache"]))
                 o = sc["lip_drift_ms_per_s"]
                 drift.append(Row("lip_drift_ms_per_s", f"{name} drift {r:g}", r, o.value, o.reason))
-        # unrelated speech: each of three other talking clips' audio, looped to length
-        for j in range(1, UNRELATED + 1):
-            donor = names[(names.index(name) + j) % len(names)]
+        # unrelated speech: every other talking clip's audio, looped to length
+        for donor in (n for n in names if n != name):
             other = np.resize(talking[donor]["clip"].audio, len(y))
             sc = lipsync.measure_lipsync(with_audio(d, other), cache=picture_cache(c["cache"]))
             o = sc["lip_offset_ms"]
