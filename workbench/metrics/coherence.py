@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from workbench.metrics import lipsync
-from workbench.metrics.face import MouthTrack, track_clip
+from workbench.metrics.face import cached_track
 from workbench.metrics.kernels import coherence as coh
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
@@ -232,7 +232,7 @@ def mute_features(clip: Any, *, cache: dict | None = None, events_s: Sequence[fl
     speech = env.bandpass(e, rate=RATE, lo=lipsync.SYLLABLE_BAND[0], hi=lipsync.SYLLABLE_BAND[1])
     kind, visual = "motion", _motion_channel(motion)
     if sp.active_s >= lipsync.MIN_SPEECH_S:
-        track = mouth_track_of(clip, cache)
+        track = cached_track(clip, cache)
         best = -np.inf
         for f, cov in enumerate(track.coverage()):
             if cov < MOUTH_MIN_COVERAGE or not lipsync.mouth_moves(track, f):
@@ -253,16 +253,6 @@ def mute_features(clip: Any, *, cache: dict | None = None, events_s: Sequence[fl
         "sound_events": has_events(sig.onset),
         "visual_events": has_events(sig.cells, floor=MOTION_FLOOR, min_z=MOTION_Z),
     }
-
-
-def mouth_track_of(clip: Any, cache: dict | None) -> MouthTrack:
-    """The clip's mouth track from the cache (computed and cached when missing)."""
-    if cache is not None and "mouth" in cache:
-        return cache["mouth"]
-    track = track_clip(clip)
-    if cache is not None:
-        cache["mouth"] = track
-    return track
 
 
 def prompt_events(prompt: Any) -> list[float]:

@@ -336,8 +336,16 @@ def _assign(c: np.ndarray, last: np.ndarray, taken: set[int], radius: float) -> 
     return known[int(np.argmin(d))] if known else None
 
 
+def cached_track(clip: Any, cache: dict | None) -> MouthTrack:
+    """A decoded clip's mouth track, computed once and kept in ``cache["mouth"]`` (when given)."""
+    if cache is not None and "mouth" in cache:
+        return cache["mouth"]
+    track = track_clip(clip)
+    if cache is not None:
+        cache["mouth"] = track
+    return track
+
+
 def mouth_track(ctx: Any) -> MouthTrack:
     """The clip's mouth track, computed once and kept in ``ctx.cache["mouth"]``."""
-    if "mouth" not in ctx.cache:
-        ctx.cache["mouth"] = track_clip(ctx.decoded)
-    return ctx.cache["mouth"]
+    return cached_track(ctx.decoded, ctx.cache)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import binary_dilation
 
-from workbench.metrics.face import MouthTrack, track_clip
+from workbench.metrics.face import MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
 from workbench.metrics.registry import MetricSpec, Score, analyzer
@@ -202,11 +202,7 @@ def measure_lipsync(clip: Any, *, cache: dict | None = None, mouth: MouthTrack |
     if sp.active_s < MIN_SPEECH_S:
         return _all("no speech detected", speech_s=round(sp.active_s, 2))
     if mouth is None:
-        mouth = cache.get("mouth") if cache is not None else None
-    if mouth is None:
-        mouth = track_clip(clip)
-        if cache is not None:
-            cache["mouth"] = mouth
+        mouth = cached_track(clip, cache)
     faces = [f for f, c in enumerate(mouth.coverage()) if c >= MIN_FACE_COVERAGE]
     if not faces:
         return _all("no face detected")
