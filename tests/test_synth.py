@@ -298,6 +298,20 @@ def test_deterministic(talk: dict) -> None:
     assert other.ground_truth["audio_offset_ms"] == DUB_OFFSETS_MS[1]
 
 
+def test_whispered_speech_does_not_depend_on_the_clock() -> None:
+    """espeak-ng seeds its breath noise from the clock; the synth fixes the seed (same samples 1 s apart)."""
+    import time
+
+    from workbench.synth.speech import _synth, voice_for
+
+    voice = voice_for(language="en", delivery="whispered")
+    assert voice.endswith("+whisper")
+    _, first, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    time.sleep(1.1)
+    _, again, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    assert np.array_equal(first, again)
+
+
 @pytest.mark.slow
 def test_builtin_suite_renders_with_consistent_truth(tmp_path: Path) -> None:
     for p in resolve_suite("builtin").prompts:

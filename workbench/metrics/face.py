@@ -34,7 +34,7 @@ MAX_REGION_SHARE = 0.6
 #: darkness in the interpolated box keeps the frame rate the lips move at. Measured with
 #: benchmarks/validate_sync.py against MAR on every frame: confident real x shift cases 104 ->
 #: 125, real drift 93 -> 100 % within 10 ms/s, mute AUC 0.92 -> 0.91, local models' lip offset
-#: median error 3.8 -> 6.4 ms. MAR itself cannot be subsampled (every 3rd frame: the 2-8 Hz
+#: median error 3.8 -> 6.8 ms. MAR itself cannot be subsampled (every 3rd frame: the 2-8 Hz
 #: syllable band aliases and the confidence collapses).
 MESH_EVERY_S = 0.2
 #: Inner-mouth box around the midpoint of the inner lip corners, in mouth widths: this far to

@@ -7,7 +7,8 @@ word events (with their audio positions), ``espeak_SetVoiceByName`` and ``espeak
 espeak-ng keeps state in static variables between utterances (pitch flutter, wave generator
 phase), so the same text comes out slightly differently after other text, even after
 ``espeak_Terminate``. Each synthesis therefore loads the library afresh (``dlopen``), synthesizes
-and unloads it (``dlclose``): the output is then a pure function of (text, voice). That costs
+and unloads it (``dlclose``), and seeds espeak-ng's noise generator (whisper breath), which it
+otherwise seeds from the clock: the output is then a pure function of (text, voice). That costs
 15-50 ms per line, and results are cached per process.
 """
 
@@ -29,6 +30,8 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
+#: Seed of espeak-ng's noise generator (``espeak_ng_SetRandSeed``), set before every synthesis.
+_RAND_SEED = 1
 
 #: espeak-ng voice per prompt language code (anything else is passed through as the voice name).
 VOICES = {
@@ -93,6 +96,7 @@ def _bind(lib: ctypes.CDLL) -> None:
     lib.espeak_Initialize.restype = ctypes.c_int
     lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
     lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
+    lib.espeak_ng_SetRandSeed.argtypes = (ctypes.c_long,)
     lib.espeak_Synth.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)  # fmt: skip
 
@@ -105,6 +109,9 @@ def _run(
     sr = int(lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT))
     if sr <= 0:
         raise RuntimeError(f"espeak_Initialize failed ({sr})")
+    # the breath noise of the whisper variants comes from espeak-ng's own generator, seeded from the
+    # clock at start-up: a fixed seed makes whispered lines a pure function of (text, voice) too
+    lib.espeak_ng_SetRandSeed(ctypes.c_long(_RAND_SEED))
     chunks: list[np.ndarray] = []
     words: list[tuple[int, int, int]] = []
 

@@ -9,6 +9,7 @@ times (variable frame rate safe).
 from __future__ import annotations
 
 import itertools
+from functools import lru_cache
 
 import cv2
 import librosa
@@ -19,6 +20,18 @@ from workbench.errors import ParameterError
 
 #: Rate of the common envelope grid (Hz).
 GRID_RATE = 100
+
+
+@lru_cache(maxsize=64)
+def _butter_sos(order: int, lo: float | None, hi: float | None, rate: float) -> np.ndarray:
+    """Butterworth sections, designed once per (order, edges, rate): shared, never modify."""
+    if lo is None:
+        sos = signal.butter(order, hi, "lowpass", fs=rate, output="sos")
+    elif hi is None:
+        sos = signal.butter(order, lo, "highpass", fs=rate, output="sos")
+    else:
+        sos = signal.butter(order, [lo, hi], "bandpass", fs=rate, output="sos")
+    return sos
 
 
 def bandpass(x: np.ndarray, *, rate: float, lo: float | None, hi: float | None, order: int = 2) -> np.ndarray:
@@ -46,12 +59,7 @@ def bandpass(x: np.ndarray, *, rate: float, lo: float | None, hi: float | None, 
         hi = None
     if lo is None and hi is None:
         return np.asarray(x, dtype=np.float64)
-    if lo is None:
-        sos = signal.butter(order, hi, "lowpass", fs=rate, output="sos")
-    elif hi is None:
-        sos = signal.butter(order, lo, "highpass", fs=rate, output="sos")
-    else:
-        sos = signal.butter(order, [lo, hi], "bandpass", fs=rate, output="sos")
+    sos = _butter_sos(order, lo, hi, float(rate))
     x = np.asarray(x, dtype=np.float64)
     padlen = min(x.shape[-1] - 1, 3 * (2 * len(sos) + 1) * 4)
     if padlen < 1:

@@ -369,7 +369,7 @@ def warped_line(
     The whole clip votes for one (offset, drift) pair, as in a time-warped cross-correlation:
     unlike a line through per-window peaks it is not misled by windows that share one utterance
     or by the smearing of a fast drift inside a window. Per drift, the sound is warped once and
-    all lags come from running sums (matrix products over a sliding view).
+    all lags come from running sums (one correlation per sum).
     """
     v = np.asarray(video, dtype=np.float64)
     a = np.asarray(audio, dtype=np.float64)
@@ -395,13 +395,13 @@ def warped_line(
         u = t + b * (t - t_ref)
         ok = (u >= 0) & (u <= grid_t[-1])
         y = np.where(ok, np.interp(u, grid_t, a), 0.0)
-        view = np.lib.stride_tricks.sliding_window_view
-        yv = view(np.concatenate([pad, y, pad]), n)
-        y2 = view(np.concatenate([pad, y * y, pad]), n)
-        valid = view(np.concatenate([pad, ok.astype(np.float64), pad]), n)
-        cnt = valid @ s
-        sx, sxx = valid @ sx_, valid @ sxx_
-        sy, syy, sxy = yv @ s, y2 @ s, yv @ sx_
+        # running sums over every lag at once: entry L of correlate(padded, w) is sum_t padded[t + L] w[t]
+        yp = np.concatenate([pad, y, pad])
+        y2p = np.concatenate([pad, y * y, pad])
+        okp = np.concatenate([pad, ok.astype(np.float64), pad])
+        cnt, sx, sxx = (np.correlate(okp, w, "valid") for w in (s, sx_, sxx_))
+        sy, sxy = np.correlate(yp, s, "valid"), np.correlate(yp, sx_, "valid")
+        syy = np.correlate(y2p, s, "valid")
         with np.errstate(invalid="ignore", divide="ignore"):
             num = sxy - sx * sy / cnt
             den = np.sqrt((sxx - sx * sx / cnt) * (syy - sy * sy / cnt))
