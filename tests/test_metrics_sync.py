@@ -392,15 +392,19 @@ def test_decode_keeps_picture_and_sound_aligned_through_aac_priming(tmp_path: Pa
     np.testing.assert_allclose(clicks, flashes, atol=0.002)
 
 
-def test_decode_keeps_frames_as_yuv_with_luma_and_rgb_views(tmp_path: Path) -> None:
-    """Frames come back downscaled in I420; the luma view and RGB on demand match the colours written."""
+@pytest.mark.parametrize("container", ["mp4", "matroska"])
+def test_decode_keeps_frames_as_yuv_with_luma_and_rgb_views(tmp_path: Path, container: str) -> None:
+    """Frames come back downscaled in I420; the luma view and RGB on demand match the colours written.
+
+    Matroska stores no frame count, so its frames go through the decoder's grow-on-demand path.
+    """
     import av
 
     from workbench.media import decode
 
-    path = tmp_path / "colours.mp4"
+    path = tmp_path / f"colours.{container}"
     colours = [(220, 30, 30), (30, 200, 40), (40, 40, 210)]
-    with av.open(str(path), "w", format="mp4") as c:
+    with av.open(str(path), "w", format=container) as c:
         vs = c.add_stream("libx264", rate=25)
         vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
         vs.options = {"crf": "10"}
@@ -408,6 +412,8 @@ def test_decode_keeps_frames_as_yuv_with_luma_and_rgb_views(tmp_path: Path) -> N
             img = np.full((240, 320, 3), colours[i // 10], np.uint8)
             c.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
         c.mux(vs.encode())
+    with av.open(str(path)) as c:
+        assert c.streams.video[0].frames == (30 if container == "mp4" else 0)
     d = decode(path, max_side=160, audio=False)
     assert d.yuv.shape == (30, 180, 160) and d.yuv.dtype == np.uint8  # 120 luma rows + 2 x 30 chroma rows
     assert d.gray.shape == (30, 120, 160) and np.shares_memory(d.gray, d.yuv)

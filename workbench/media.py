@@ -168,6 +168,24 @@ def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 
+def _grow(stack: np.ndarray, need: int) -> np.ndarray:
+    """``stack`` with room for at least ``need`` frames (capacity doubled: amortised O(1) a frame)."""
+    out = np.empty((max(need, 2 * len(stack), 16), *stack.shape[1:]), stack.dtype)
+    out[: len(stack)] = stack
+    return out
+
+
+def _put_i420(frame: av.VideoFrame, out: np.ndarray) -> None:
+    """Copy a yuv420p frame's three planes into ``out`` (I420 layout, shape (h * 3 // 2, w))."""
+    h, w = out.shape[0] * 2 // 3, out.shape[1]
+    flat = out.reshape(-1)
+    at = 0
+    for plane, (ph, pw) in zip(frame.planes, ((h, w), (h // 2, w // 2), (h // 2, w // 2)), strict=True):
+        src = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        flat[at : at + ph * pw].reshape(ph, pw)[:] = src
+        at += ph * pw
+
+
 def decode(
     path: str | Path,
     *,
@@ -202,7 +220,6 @@ def decode(
         raise MediaError("no audio stream")
     if require_video and not info.has_video:
         raise MediaError("no video stream")
-    frames: list[np.ndarray] = []
     times: list[float] = []
     chunks: list[tuple[float, np.ndarray]] = []
     with _open(path) as c:
@@ -215,7 +232,10 @@ def decode(
         if as_ is not None:
             streams.append(as_)
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sr) if as_ is not None else None
-        size = _scaled_size(vs.codec_context.width, vs.codec_context.height, max_side) if vs is not None else None
+        w, h = _scaled_size(vs.codec_context.width, vs.codec_context.height, max_side) if vs is not None else (2, 2)
+        # frames go straight into one preallocated (n, h * 3 // 2, w) array: no per-frame array, no final stack
+        # (sized from the container's frame count, which may be missing or wrong: capped, grown on demand)
+        stack = np.empty((min(vs.frames or 0, 4096) + 2 if vs is not None else 0, h * 3 // 2, w), np.uint8)
         try:
             for packet in c.demux(*streams) if streams else ():
                 for frame in packet.decode():
@@ -223,10 +243,11 @@ def decode(
                         t = frame.time
                         if t is None:
                             continue
-                        frames.append(
-                            frame.reformat(
-                                width=size[0], height=size[1], format=FRAME_FORMAT, interpolation=SCALER
-                            ).to_ndarray()
+                        if len(times) == len(stack):
+                            stack = _grow(stack, len(times) + 1)
+                        _put_i420(
+                            frame.reformat(width=w, height=h, format=FRAME_FORMAT, interpolation=SCALER),
+                            stack[len(times)],
                         )
                         times.append(float(t))
                     elif isinstance(frame, av.AudioFrame) and resampler is not None:
@@ -238,7 +259,7 @@ def decode(
                 for rf in resampler.resample(None):
                     chunks.append((np.nan, rf.to_ndarray().reshape(-1)))
         except av.error.FFmpegError as exc:
-            if not frames and not chunks:
+            if not times and not chunks:
                 raise MediaError(f"cannot decode ({type(exc).__name__}: {exc})") from None
             # A truncated file: keep what decoded, note it.
             info_extra = {"truncated": str(exc)}
@@ -261,7 +282,9 @@ def decode(
     if len(vt):
         order = np.argsort(vt, kind="stable")
         vt = vt[order] - t_origin
-        fr = np.stack([frames[i] for i in order])
+        fr = stack[: len(order)]
+        if np.any(order != np.arange(len(order))):
+            fr = fr[order]
     else:
         fr = np.zeros((0, 0, 0), np.uint8)
     if require_audio and len(y) == 0:
