@@ -168,9 +168,9 @@ def _scaled_size(w: int, h: int, max_side: int) -> tuple[int, int]:
     return max(2, int(round(w * s / 2)) * 2), max(2, int(round(h * s / 2)) * 2)
 
 
-def _grow(stack: np.ndarray, need: int) -> np.ndarray:
-    """``stack`` with room for at least ``need`` frames (capacity doubled: amortised O(1) a frame)."""
-    out = np.empty((max(need, 2 * len(stack), 16), *stack.shape[1:]), stack.dtype)
+def _grow(stack: np.ndarray) -> np.ndarray:
+    """``stack`` with its capacity doubled (at least 16 frames): amortised O(1) a frame."""
+    out = np.empty((max(2 * len(stack), 16), *stack.shape[1:]), stack.dtype)
     out[: len(stack)] = stack
     return out
 
@@ -244,7 +244,7 @@ def decode(
                         if t is None:
                             continue
                         if len(times) == len(stack):
-                            stack = _grow(stack, len(times) + 1)
+                            stack = _grow(stack)
                         _put_i420(
                             frame.reformat(width=w, height=h, format=FRAME_FORMAT, interpolation=SCALER),
                             stack[len(times)],
