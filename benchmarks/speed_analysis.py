@@ -113,11 +113,10 @@ def worker(path: str, repeats: int) -> None:
     }))  # fmt: skip
 
 
-REAL = ROOT / ".." / "shared" / "data" / "real"
-
-
 def real_720p() -> list[Path]:
     """The real 1280x720 clips in ``../shared/data/real`` (none in a fresh clone)."""
+    from validate_sync import REAL
+
     from workbench.media import probe
 
     out = []
