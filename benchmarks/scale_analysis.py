@@ -39,7 +39,7 @@ VARIANTS = ["synced", "dubbed", "drift", "generic"]
 
 def _render(pid: str, variant: str, out: str) -> str:
     from workbench.prompt import resolve_suite
-    from workbench.synth import render_clip
+    from workbench.providers.local.synth.render import render_clip
 
     prompt = next(p for p in resolve_suite("builtin").prompts if p.id == pid)
     path = Path(out) / "clips" / f"{pid}__{variant}.mp4"
@@ -76,9 +76,10 @@ def make_samples(names: list[str], n: int) -> list:
 
 def score(samples: list, work: Path, executor, metrics: list[str]) -> float:
     """Score ``samples`` into a fresh store; return the wall time in seconds."""
+    from workbench.run import score_samples
+
     from workbench.analysis import select_analyzers
     from workbench.prompt import resolve_suite
-    from workbench.run import score_samples
     from workbench.store import ClipStore
 
     prompts = {p.id: p for p in resolve_suite("builtin").prompts}

@@ -38,7 +38,7 @@ def make_clip(out: Path, seconds: float = 10.0) -> Path:
     from validate_sync import make_720p
 
     from workbench.prompt import resolve_suite
-    from workbench.synth import render_clip
+    from workbench.providers.local.synth.render import render_clip
 
     src = out.with_name("src.mp4")
     src.write_bytes(render_clip(resolve_suite("builtin").get("office-long-monologue"), "synced").data)

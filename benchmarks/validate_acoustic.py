@@ -59,7 +59,7 @@ SENTENCES = (
 
 # ---------------------------------------------------------------- speech (espeak-ng)
 class Espeak:
-    """espeak-ng speech: ``workbench.synth.speech`` when present, else a minimal ctypes binding."""
+    """espeak-ng speech: ``workbench.providers.local.synth.speech`` when present, else a minimal ctypes binding."""
 
     _CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
     SPEAKERS = ("A", "woman", "man")
@@ -67,7 +67,7 @@ class Espeak:
 
     def __init__(self) -> None:
         try:
-            from workbench.synth.speech import synthesize
+            from workbench.providers.local.synth.speech import synthesize
 
             synthesize("test", sr=SR)
             self._synthesize = synthesize

@@ -6,7 +6,7 @@ Cases:
   shifted by known amounts (-400..+400 ms), time-stretched to inject drift (0-40 ms/s, clips >= 6 s),
   replaced by unrelated speech or buried in noise (where the metric should abstain), and swapped
   between clips (mute test);
-* the local reference model (``workbench.synth``) over the built-in suite, when it is installed:
+* the local reference model (``workbench.providers.local.synth``) over the built-in suite, when it is installed:
   synced / dubbed / drift / late-foley / dry-room / generic with their ground truth.
 
 The shifted cases run the analyzers' own cores (``measure_lipsync``, ``measure_foley``,
@@ -225,7 +225,8 @@ def mute_real(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def synth_cases() -> dict[str, Any] | None:
     """Render the built-in suite with every local variant and score it against the ground truth."""
     try:
-        from workbench.synth import VARIANTS, render_clip
+        from workbench.providers.local.synth.render import render_clip
+        from workbench.providers.local.synth.variants import VARIANTS
     except ImportError:
         return None
     from workbench.analysis import ClipContext
@@ -461,7 +462,7 @@ def main() -> int:
         result["calibration"] = calibration(insync, av_rows)
     synth = None if args.no_synth else synth_cases()
     if synth is None and not args.no_synth:
-        print("note: workbench.synth not importable: local reference model cases skipped")
+        print("note: workbench.providers.local.synth not importable: local reference model cases skipped")
     if synth is not None:
         all_rows += synth["lip"] + synth["drift"] + synth["foley"] + synth["av"]
         summaries.append(

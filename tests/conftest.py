@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from workbench.prompt import Prompt
-from workbench.providers import GenerationRequest, JobStatus, Provider, register_provider
+from workbench.providers.base import GenerationRequest, JobStatus, Provider
+from workbench.providers.registry import register_provider
 
 SHARED_REAL = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
 

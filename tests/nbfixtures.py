@@ -14,7 +14,7 @@ import pytest
 
 PROMPTS = ("glass-on-table", "office-short-line")
 MODELS = ("local/synced", "local/dubbed", "local/generic")
-#: The clip that gets evidence details in the shapes the clip view reads (see workbench.clipdetail).
+#: The clip that gets evidence details in the shapes the clip view reads (see workbench.ui.clipdetail).
 DETAIL_SAMPLE = "office-short-line__local-dubbed__r0"
 
 
@@ -47,7 +47,8 @@ def nb() -> SimpleNamespace:
 def local_run(tmp_path_factory) -> Path:
     """A finished run (no report) under ``<tmp>/results/runs/``; its store is ``<tmp>/results/store``."""
     from workbench.config import parse_config
-    from workbench.run import new_run_dir, run_comparison
+    from workbench.pipeline import run_comparison
+    from workbench.rundir import RunDir
     from workbench.store import ClipStore
 
     root = tmp_path_factory.mktemp("nb") / "results"
@@ -55,7 +56,7 @@ def local_run(tmp_path_factory) -> Path:
         {"name": "nbtest", "prompts": list(PROMPTS), "providers": list(MODELS), "metrics": ["basic"]}, source="<test>"
     )
     res = run_comparison(
-        cfg, run_dir=new_run_dir("nbtest", root), store=ClipStore(root / "store"), quiet=True, report=False
+        cfg, run_dir=RunDir.create("nbtest", root).path, store=ClipStore(root / "store"), quiet=True, report=False
     )
     assert res.stats["ok"] == len(PROMPTS) * len(MODELS), res.stats
     write_evidence(res.run_dir)
@@ -65,7 +66,7 @@ def local_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def reported_run(local_run: Path) -> Path:
     """``local_run`` with its ``report.html`` rendered (papermill executes ``notebooks/compare.ipynb``)."""
-    from workbench.report import render_report
+    from workbench.report.render import render_report
 
     out = render_report(local_run)
     assert out == local_run / "report.html"

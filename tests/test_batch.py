@@ -11,7 +11,7 @@ import yaml
 from nbformat.v4 import new_code_cell, new_notebook
 
 from workbench.batch import expand, load_schedule
-from workbench.cli import main
+from workbench.cli.main import main
 from workbench.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,7 +33,7 @@ def notebooks(tmp_path) -> Path:
     d = tmp_path / "nbs"
     d.mkdir()
     _nb(d / "ok.ipynb", "x = 0\nhold_s = 0.0", (
-        "import time\nfrom workbench.nbtools import record_outputs\nt0 = time.time()\ntime.sleep(hold_s)\n"
+        "import time\nfrom workbench.ui.nbtools import record_outputs\nt0 = time.time()\ntime.sleep(hold_s)\n"
         "print('x squared is', x * x)\nrecord_outputs(result=f'x={x}', t0=str(t0), t1=str(time.time()))"
     ))  # fmt: skip
     _nb(d / "fail.ipynb", "x = 0", "raise RuntimeError(f'deliberate failure {x}')")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import make_mp4
 
-from workbench.cli import main
+from workbench.cli.main import main
 
 
 def test_validate_reports_file_and_key(tmp_path, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -10,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.cli import main
-from workbench.compare import C_MEDIAN, change_noise, compare_runs, to_text, verdict
+from workbench.cli.main import main
 from workbench.config import parse_config
-from workbench.leaderboard import SCORE_COLUMNS
-from workbench.metrics.registry import MetricSpec
-from workbench.run import Sample, run_comparison, write_samples
+from workbench.metrics.spec import MetricSpec
+from workbench.outputs.compare import C_MEDIAN, change_noise, compare_runs, to_text, verdict
+from workbench.outputs.leaderboard import SCORE_COLUMNS
+from workbench.pipeline import run_comparison
+from workbench.rundir import RunDir, RunInfo, Sample
 from workbench.store import ClipStore
 
 SPECS = {
@@ -38,11 +38,15 @@ def fake_run(path: Path, values: dict[tuple[str, str, str], list[float]], *, ver
                 "clip_sha256": samples[sid].clip_sha256, "metric": metric, "value": v, "unit": "",
                 "reason": "" if v is not None else "could not measure", "analyzer": "a", "analyzer_version": version,
             })  # fmt: skip
-    write_samples(path, list(samples.values()))
-    pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(path / "scores.csv", index=False)
-    (path / "run.json").write_text(
-        json.dumps({"config": {"name": path.name}, "started": "2026-01-01T00:00:00", "template_version": "t1"})
-    )
+    run = RunDir(path)
+    run.write_samples(list(samples.values()))
+    pd.DataFrame(rows, columns=SCORE_COLUMNS).to_csv(run.scores_path, index=False)
+    run.write_info(
+        RunInfo(
+            config={"name": path.name}, suite={}, started="2026-01-01T00:00:00", template_version="t1",
+            workbench_version="0",
+        )
+    )  # fmt: skip
     return path
 
 

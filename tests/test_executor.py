@@ -11,10 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.analysis import select_analyzers
-from workbench.config import load_config_suite, parse_config
-from workbench.errors import ConfigError
-from workbench.executor import (
+from workbench.analysis.engine import score_samples, select_analyzers
+from workbench.analysis.executor import (
     WORKER_ROOT_ENV,
     ClipNotVisibleError,
     DaskExecutor,
@@ -26,9 +24,13 @@ from workbench.executor import (
     make_executor,
     run_task,
 )
-from workbench.leaderboard import write_leaderboard, write_scores
-from workbench.metrics.registry import Analyzer, MetricSpec, Score, register
-from workbench.run import load_samples, run_comparison, score_samples
+from workbench.config import load_config_suite, parse_config
+from workbench.errors import ConfigError
+from workbench.metrics.registry import Analyzer, register
+from workbench.metrics.spec import MetricSpec, Score
+from workbench.outputs.leaderboard import write_leaderboard, write_scores
+from workbench.pipeline import run_comparison
+from workbench.rundir import RunDir
 from workbench.store import ClipStore
 
 # -- a swap-based batch analyzer, registered here (and, through the executor, on the workers) ---
@@ -257,7 +259,7 @@ def test_dask_scores_and_leaderboard_are_identical_to_in_process(dask_exec, tmp_
     # The same cluster joined by address, reading clips through an fsspec URL (scoring step only).
     store_c = _copy_clips_only(store_a.root, tmp_path / "store-c")
     remote = DaskExecutor(scheduler=dask_exec.scheduler_address, path_map=PathMap(str(tmp_path), f"file://{tmp_path}"))
-    samples, prompts = load_samples(tmp_path / "b"), {p.id: p for p in load_config_suite(cfg).prompts}
+    samples, prompts = RunDir(tmp_path / "b").samples(), {p.id: p for p in load_config_suite(cfg).prompts}
     analyzers = select_analyzers(list(cfg.metrics))
     try:
         scores = score_samples(samples, prompts, store_c, tmp_path / "b", analyzers, quiet=True, executor=remote)
@@ -277,7 +279,7 @@ def test_dask_scores_and_leaderboard_are_identical_to_in_process(dask_exec, tmp_
         for f in ("scores.csv", "leaderboard.csv"):
             assert (run / f).read_bytes() == (base / f).read_bytes(), f"{name}: {f} differs"
         assert _files(run / "details") == _files(base / "details"), name
-    # What the store keeps (score JSON, batch-feature pickles) is byte-identical too.
+    # What the store keeps (score JSON, batch features) is byte-identical too.
     cached = _files(store_a.root / "scores")
-    assert sum(k.endswith(".features.pkl") for k in cached) == 6 * 2  # mute_test and swaptest per clip
+    assert sum(k.endswith(".features.npz") for k in cached) == 6 * 2  # mute_test and swaptest per clip
     assert cached == _files(store_b.root / "scores") == _files(store_c.root / "scores")

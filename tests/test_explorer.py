@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from workbench.media import load_audio, probe
-from workbench.metrics.registry import MetricSpec
-from workbench.preference import (
+from workbench.metrics.spec import MetricSpec
+from workbench.outputs.preference import (
     agreement,
     append_vote,
     bradley_terry,
@@ -143,7 +143,7 @@ def test_concurrent_appends_never_interleave_and_a_torn_line_is_repaired(tmp_pat
 
 def test_explorer_selects_plays_and_mute_tests(explorer_root, nb):
     PROMPTS, MODELS = nb.PROMPTS, nb.MODELS
-    from workbench.explorer import Explorer
+    from workbench.ui.explorer import Explorer
 
     ex = Explorer(results_dir=explorer_root, seed=7, rater="tester")
     run_dir = ex.run_dir
@@ -193,7 +193,7 @@ def test_explorer_selects_plays_and_mute_tests(explorer_root, nb):
 
 def test_blind_ab_votes_give_the_scripted_bradley_terry_order(explorer_root, nb):
     MODELS = nb.MODELS
-    from workbench.explorer import Explorer
+    from workbench.ui.explorer import Explorer
 
     ex = Explorer(results_dir=explorer_root, seed=3)
     ex.ab_any_prompt.value = True
@@ -224,7 +224,7 @@ def test_blind_ab_votes_give_the_scripted_bradley_terry_order(explorer_root, nb)
     assert prefs["bt_score"].is_monotonic_decreasing and prefs["votes"].sum() == 60
     assert "Bradley-Terry" in ex.prefs_html.value and MODELS[0] in ex.prefs_html.value
     # the run's report shows the votes beside the automatic leaderboard
-    from workbench.report import ReportData
+    from workbench.report.data import ReportData
 
     html = ReportData(ex.run_dir).preferences_html()
     assert "Creator judgements" in html and "metric rank" in html

@@ -37,7 +37,8 @@ def golden_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         from workbench.pipeline import run_comparison
     except ImportError:  # before the split of run.py
         from workbench.executor import InProcessExecutor
-        from workbench.run import run_comparison
+
+        from workbench.pipeline import run_comparison
 
     tmp = tmp_path_factory.mktemp("golden")
     cfg = default_config(name="golden", providers=list(MODELS))

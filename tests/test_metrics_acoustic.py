@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from scipy.signal import fftconvolve
 
-from workbench.analysis import ClipContext, analyze_clip
+from workbench.analysis.engine import analyze_clip, select_analyzers
 from workbench.metrics import acoustic as acoustic_mod
-from workbench.metrics.basic import integrated_loudness
+from workbench.metrics.context import ClipContext
 from workbench.metrics.kernels.levels import (
     FloorFeatures,
     floor_features,
+    integrated_loudness,
     noise_floor,
     speech_activity,
     speech_to_background,
@@ -32,7 +33,6 @@ from workbench.metrics.kernels.reverb import (
     rt60_ml,
     schroeder_decay,
 )
-from workbench.metrics.registry import get_analyzer
 from workbench.prompt import Acoustics, DialogueLine, Prompt
 
 SR = 16000
@@ -334,7 +334,7 @@ def test_analyzers_through_clip_context(tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     write_mp4(clip, y)
     ctx = ClipContext(path=clip, prompt=prompt(acoustics=Acoustics(setting="interior", reverb="short")))
-    analyzers = [get_analyzer("acoustic"), get_analyzer("mix")]
+    analyzers = select_analyzers(["acoustic", "mix"])
     scores = analyze_clip(ctx, analyzers)
     assert set(scores) == {m.name for a in analyzers for m in a.outputs}
     assert scores["rt60_s"].value == pytest.approx(0.5, rel=0.3)
@@ -342,7 +342,7 @@ def test_analyzers_through_clip_context(tmp_path: Path) -> None:
     assert scores["speech_to_background_db"].scored and scores["speech_to_background_db"].value > 15
     assert -40 < scores["dialogue_loudness_lufs"].value < -10
     assert scores["noise_floor_dbfs"].value < scores["ambience_db"].value + 3
-    assert isinstance(ctx.cache[acoustic_mod.SCENE_KEY], acoustic_mod.AudioScene)  # computed once, shared
+    assert isinstance(ctx.memo.get(acoustic_mod.SCENE, lambda: None), acoustic_mod.AudioScene)  # computed once, shared
 
 
 REAL_RIRS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real" / "rirs"

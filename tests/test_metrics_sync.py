@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from workbench.metrics import coherence, foley, lipsync
+from workbench.metrics import coherence, face, foley, lipsync
+from workbench.metrics.context import Memo
 from workbench.metrics.kernels import coherence as coh
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
@@ -288,7 +289,7 @@ def bar_frames(n: int, size: tuple[int, int] = (96, 128)) -> np.ndarray:
 
 def test_lipsync_without_a_face_is_unscored() -> None:
     y = np.tile(voiced(), 2)
-    out = lipsync.measure_lipsync(clip_of(y, bar_frames(150)), cache={})
+    out = lipsync.measure_lipsync(clip_of(y, bar_frames(150)), memo=Memo())
     assert set(out) == {m.name for m in lipsync.OUTPUTS}
     assert all(s.value is None and s.reason == "no face detected" for s in out.values())
 
@@ -297,7 +298,7 @@ def test_lipsync_without_a_face_is_unscored() -> None:
 def test_lipsync_without_speech_is_unscored(kind: str) -> None:
     t = np.arange(6 * SR) / SR
     y = np.zeros_like(t) if kind == "silence" else 0.1 * np.sin(2 * np.pi * 440 * t)
-    out = lipsync.measure_lipsync(clip_of(y.astype(np.float32), bar_frames(150)), cache={})
+    out = lipsync.measure_lipsync(clip_of(y.astype(np.float32), bar_frames(150)), memo=Memo())
     assert all(s.reason == "no speech detected" for s in out.values())
 
 
@@ -316,7 +317,7 @@ def test_foley_offset_of_a_late_sound() -> None:
     contact = 1.5  # exactly between frames 37 (1.48 s) and 38 (1.52 s)
     y = clicks([contact + 0.120], dur_s=4.0)
     clip = clip_of(y, falling_box(100, contact))
-    out = foley.measure_foley(clip, [(1.5, "the box lands")], cache={})
+    out = foley.measure_foley(clip, [(1.5, "the box lands")], memo=Memo())
     assert out["foley_hit_rate"].value == 1.0
     assert abs(out["foley_offset_ms"].value - 120.0) <= 10.0
     assert out["foley_abs_offset_ms"].value == pytest.approx(abs(out["foley_offset_ms"].value))
@@ -325,29 +326,29 @@ def test_foley_offset_of_a_late_sound() -> None:
 
 
 def test_foley_unscored_without_prompt_or_events() -> None:
-    ctx = SimpleNamespace(prompt=None, decoded=None, cache={})
+    ctx = SimpleNamespace(prompt=None, decoded=None, memo=Memo())
     assert all(s.reason == "no prompt" for s in foley.foley(ctx).values())
     p = Prompt(id="x", scene="a quiet room")
-    ctx = SimpleNamespace(prompt=p, decoded=clip_of(clicks([1.0]), bar_frames(75)), cache={})
+    ctx = SimpleNamespace(prompt=p, decoded=clip_of(clicks([1.0]), bar_frames(75)), memo=Memo())
     assert all(s.reason == "prompt names no foley events" for s in foley.foley(ctx).values())
 
 
 def test_av_sync_unscored_without_sound_events() -> None:
     clip = clip_of(np.zeros(4 * SR, np.float32), falling_box(100, 1.5))
-    out = coherence.measure_av_sync(clip, cache={})
+    out = coherence.measure_av_sync(clip, memo=Memo())
     assert out["av_offset_ms"].value is None
     assert "no sound events" in out["av_offset_ms"].reason
 
 
-def test_analyzers_share_the_envelope_cache() -> None:
+def test_analyzers_share_the_envelope_memo() -> None:
     clip = clip_of(clicks([1.52], dur_s=4.0), falling_box(100, 1.5))
-    cache: dict = {}
-    coherence.measure_av_sync(clip, cache=cache)
-    assert {"motion", "onset"} <= set(cache)
-    motion = cache["motion"]
-    foley.measure_foley(clip, [(1.5, "lands")], cache=cache)
-    assert cache["motion"] is motion
-    f = coherence.mute_features(clip, cache=cache)
+    memo = Memo()
+    coherence.measure_av_sync(clip, memo=memo)
+    assert coherence.MOTION in memo and coherence.ONSET in memo
+    motion = memo.get(coherence.MOTION, lambda: pytest.fail("computed twice"))
+    foley.measure_foley(clip, [(1.5, "lands")], memo=memo)
+    assert memo.get(coherence.MOTION, lambda: pytest.fail("computed twice")) is motion
+    f = coherence.mute_features(clip, memo=memo)
     assert f["kind"] == "motion" and f["visual"].dtype == np.float32
 
 
@@ -436,12 +437,12 @@ def test_real_talking_clip_recovers_an_injected_200_ms_shift() -> None:
     from workbench.media import decode
 
     d = decode(path, sr=SR, max_side=480)
-    cache: dict = {}
-    base = lipsync.measure_lipsync(d, cache=cache)
+    memo = Memo()
+    base = lipsync.measure_lipsync(d, memo=memo)
     k = int(0.2 * SR)
     late = np.concatenate([np.zeros(k, np.float32), d.audio[:-k]])
-    picture_only = {"mouth": cache["mouth"]}
-    out = lipsync.measure_lipsync(dataclasses.replace(d, audio=late), cache=picture_only)
+    picture_only = memo.only([face.MOUTH])
+    out = lipsync.measure_lipsync(dataclasses.replace(d, audio=late), memo=picture_only)
     assert out["lip_confidence"].value >= lipsync.MIN_CONFIDENCE
     assert abs(out["lip_offset_ms"].value - 200.0) <= 40.0
     assert abs(out["lip_offset_ms"].value - base["lip_offset_ms"].value - 200.0) <= 10.0
@@ -454,17 +455,17 @@ def test_real_talking_clip_recovers_an_injected_200_ms_shift() -> None:
 @pytest.mark.parametrize("variant", ["synced", "dubbed", "drift"])
 def test_lipsync_reads_the_local_models_known_offset_and_drift(tmp_path: Path, variant: str) -> None:
     """The rendered face's mouth leads its voice by the natural lag, plus the variant's offset / drift."""
-    from workbench.analysis import ClipContext
+    from workbench.metrics.context import ClipContext
     from workbench.metrics.face import mouth_track
     from workbench.prompt import resolve_suite
-    from workbench.synth import render_clip
+    from workbench.providers.local.synth.render import render_clip
 
     prompt = resolve_suite("builtin").get("office-long-monologue")
     rc = render_clip(prompt, variant, seed=0)
     path = tmp_path / "clip.mp4"
     path.write_bytes(rc.data)
     ctx = ClipContext(path=path, prompt=prompt)
-    out = lipsync.measure_lipsync(ctx.decoded, cache=ctx.cache)
+    out = lipsync.measure_lipsync(ctx.decoded, memo=ctx.memo)
     gt = rc.ground_truth
     speech = gt["speech_segments"]
     t_mid = float(np.mean([(s["start_s"] + s["end_s"]) / 2 for s in speech]))

@@ -11,11 +11,11 @@ import nbformat
 import papermill as pm
 import pytest
 
-from workbench.clipdetail import ClipDetail
-from workbench.nbtools import OUTPUTS_MIME, read_outputs
-from workbench.report import NOTEBOOKS_DIR
+from workbench.report.render import notebooks_dir
+from workbench.ui.clipdetail import ClipDetail
+from workbench.ui.nbtools import OUTPUTS_MIME, read_outputs
 
-NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
+NOTEBOOKS = sorted(notebooks_dir().glob("*.ipynb"))
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 pytest_plugins = ["nbfixtures"]  # local_run, reported_run
@@ -32,7 +32,7 @@ def _mimes(nb_path: Path) -> list[str]:
 
 def _execute(name: str, out: Path, params: dict) -> Path:
     pm.execute_notebook(
-        str(NOTEBOOKS_DIR / name),
+        str(notebooks_dir() / name),
         str(out),
         parameters=params,
         kernel_name="python3",
@@ -149,7 +149,8 @@ def test_every_notebook_executes_on_a_real_run(local_run, reported_run, tmp_path
 
 
 def test_report_links_or_embeds_clips_and_scrubs_secrets(local_run, monkeypatch):
-    from workbench.report import ReportData, scrub
+    from workbench.report.data import ReportData
+    from workbench.report.html import scrub
 
     s = next(x for x in ReportData(local_run).samples if x.status == "ok")
     linked = ReportData(local_run).clip_src(s)

@@ -6,8 +6,8 @@ import pytest
 
 from workbench.config import default_config
 from workbench.errors import ConfigError
+from workbench.generate import plan_cells
 from workbench.prompt import TEMPLATE_VERSION, Prompt, load_suite, render_prompt, resolve_suite
-from workbench.run import plan_cells
 
 
 def test_builtin_suite_covers_the_creator_shots():

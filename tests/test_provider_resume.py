@@ -2,7 +2,8 @@
 
 The fake provider server runs in this process; the workbench runs as a real subprocess
 (``python -m workbench run``). Jobs take a few seconds, so the kill lands after every job is
-journaled and before any has finished. The resumed run must poll the journaled jobs (zero
+journaled and counted by the server, and before any has finished (the test waits for both
+conditions instead of guessing a delay). The resumed run must poll the journaled jobs (zero
 duplicate submissions at the server) and bring every clip home. LTX's synchronous call is in
 flight at the kill: its result died with the process, and the resumed run records it as
 ``lost_in_transit`` instead of paying for it again.
@@ -76,11 +77,14 @@ def test_sigkill_during_polling_then_resume_submits_nothing_twice(tmp_path):
         first = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 40
         run_dir, events = None, []
+        # Kill only once every job is journaled AND the server has counted every request (the LTX call is
+        # journaled as "sending" just before it goes out): no race between the journal and the socket.
         while time.monotonic() < deadline and first.poll() is None:
             run_dir, events = _journal(results)
-            if sum(e.get("event") == "submitted" for e in events) == len(RESUMABLE) and any(
+            journaled = sum(e.get("event") == "submitted" for e in events) == len(RESUMABLE) and any(
                 e.get("event") == "sending" for e in events
-            ):
+            )
+            if journaled and sum(server.created.values()) == len(RESUMABLE) + 1:
                 break
             time.sleep(0.05)
         assert first.poll() is None, first.communicate()[0].decode()[-2000:]
@@ -91,9 +95,6 @@ def test_sigkill_during_polling_then_resume_submits_nothing_twice(tmp_path):
         assert sum(e["event"] == "submitted" for e in events) == len(RESUMABLE)
         assert not any(e["event"] == "done" for e in events), "jobs finished before the kill: make them slower"
         assert [e["provider"] for e in events if e["event"] == "sending"] == [SYNCHRONOUS]
-        deadline = time.monotonic() + 5  # the LTX request may still be on its way to the server
-        while sum(server.created.values()) < len(RESUMABLE) + 1 and time.monotonic() < deadline:
-            time.sleep(0.05)
         assert sum(server.created.values()) == len(RESUMABLE) + 1
 
         t_kill = time.monotonic() - t0

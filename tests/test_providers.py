@@ -1,6 +1,6 @@
 """Remote adapters end to end against a local fake provider server (no network).
 
-Every run goes through :func:`workbench.run.run_comparison`: submit, journal, poll, download,
+Every run goes through :func:`workbench.pipeline.run_comparison`: submit, journal, poll, download,
 verify, store, score, leaderboard. Faults are injected per provider entry through the base
 URL (``/<vendor>/<scenario>``), see :mod:`fake_provider_server`.
 """
@@ -18,13 +18,14 @@ from conftest import make_mp4
 from fake_provider_server import ENV, KEYS, SIGNATURE, UNSET, FakeProviderServer
 
 from workbench.config import parse_config
-from workbench.errors import ConfigError
-from workbench.providers import catalogue, get_provider, known_model_ids
-from workbench.providers.base import GenerationRequest, ProviderError
+from workbench.errors import ConfigError, ProviderError
+from workbench.pipeline import run_comparison
+from workbench.providers.base import GenerationRequest
 from workbench.providers.http import Redactor, parse_retry_after, resolve_base_url
 from workbench.providers.kling import make_jwt
-from workbench.run import run_comparison
+from workbench.providers.registry import catalogue, get_provider, known_model_ids
 from workbench.store import ClipStore
+from workbench.validate import check_config
 
 JWT_HEADER_B64 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 PROMPT = "glass-on-table"  # 5 s
@@ -41,7 +42,7 @@ def server():
 @pytest.fixture(autouse=True)
 def no_figures(monkeypatch):
     """Figures cost ~0.3 s per clip and test nothing about providers: skip them here."""
-    monkeypatch.setattr("workbench.plots.write_figures", lambda *a, **k: None)
+    monkeypatch.setattr("workbench.pipeline.write_figures", lambda *a, **k: None)
 
 
 @pytest.fixture
@@ -58,7 +59,9 @@ def _cfg(providers, **kw):
     data = {"name": "prov", "suite": "builtin", "prompts": [PROMPT], "providers": providers, "metrics": ["basic"]}
     data.update(FAST)
     data.update(kw)
-    return parse_config(data, source="<test>")
+    cfg = parse_config(data, source="<test>")
+    check_config(cfg)  # what every entry point runs before anything is generated
+    return cfg
 
 
 def _run(cfg, tmp_path: Path, name: str):

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from workbench.config import parse_config
-from workbench.run import run_comparison
+from workbench.pipeline import run_comparison
 from workbench.store import ClipStore
 
 #: (provider id, env vars that must all be set)

@@ -8,8 +8,8 @@ import papermill as pm
 import pytest
 
 from workbench.config import parse_config
-from workbench.report import notebook_path, render_report
-from workbench.run import run_comparison
+from workbench.pipeline import run_comparison
+from workbench.report.render import notebook_path, render_report
 from workbench.store import ClipStore
 
 
@@ -42,8 +42,8 @@ def test_compare_notebook_renders_report(tmp_path, fake_provider):
 def test_metric_rank_ties_differences_below_the_metric_resolution() -> None:
     import pandas as pd
 
-    from workbench.leaderboard import metric_rank
     from workbench.metrics.registry import MetricSpec
+    from workbench.outputs.leaderboard import metric_rank
 
     lip = MetricSpec("lip_offset_ms", "ms", None, "", best_at_zero=True, resolution=40.0)
     v = pd.Series({"a": 3.0, "b": -11.2, "c": 92.0, "d": -210.0, "e": float("nan")})

@@ -108,7 +108,7 @@ def test_report_in_a_browser(browser, reported_run, nb, tmp_path):
 
 
 def test_report_zip_opens_elsewhere_and_index_links_it(browser, reported_run, tmp_path):
-    from workbench.report import bundle_report
+    from workbench.report.render import bundle_report
 
     z = bundle_report(reported_run, tmp_path / "report.zip")
     with zipfile.ZipFile(z) as f:

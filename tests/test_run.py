@@ -9,14 +9,19 @@ import pytest
 
 from workbench.config import parse_config
 from workbench.errors import ConfigError
-from workbench.run import Journal, load_samples, plan_cells, run_comparison
+from workbench.generate import plan_cells
+from workbench.pipeline import run_comparison
+from workbench.rundir import Journal, RunDir
 from workbench.store import ClipStore
+from workbench.validate import check_config
 
 
 def _cfg(providers, **kw):
     data = {"name": "t", "suite": "builtin", "prompts": ["glass-on-table", "door-slam"], "providers": providers}
     data.update(kw)
-    return parse_config(data, source="<test>")
+    cfg = parse_config(data, source="<test>")
+    check_config(cfg)  # what every entry point runs before anything is generated
+    return cfg
 
 
 def test_failures_are_recorded_and_the_run_goes_on(tmp_path, fake_provider):
@@ -84,7 +89,7 @@ def test_resume_polls_journaled_jobs_instead_of_resubmitting(tmp_path, fake_prov
     assert fake_provider.submissions == [f"ok:{cells[1].prompt.id}:0"]  # only the never-submitted cell
     events = [e["event"] for e in Journal(run_dir / "journal.jsonl").events()]
     assert events.count("done") == 2
-    assert [s.sample_id for s in load_samples(run_dir)] == [c.sample_id for c in cells]
+    assert [s.sample_id for s in RunDir(run_dir).samples()] == [c.sample_id for c in cells]
 
 
 def test_bad_config_fails_before_anything_runs(tmp_path):
@@ -96,5 +101,10 @@ def test_bad_config_fails_before_anything_runs(tmp_path):
         _cfg(["test/ok"], metrics=["lipz"])
     with pytest.raises(ConfigError, match=r"c.yaml: repeats: Input should be greater than or equal to 1"):
         parse_config({"providers": ["test/ok"], "repeats": 0}, source="c.yaml")
+    # the library entry point checks too, before it makes a run folder
+    bad = parse_config({"name": "t", "providers": ["test/ok", "nope/x"]}, source="c.yaml")
+    with pytest.raises(ConfigError, match=r"c.yaml: providers\[1\]\.id: unknown provider"):
+        run_comparison(bad, store=ClipStore(tmp_path / "store"), quiet=True, report=False)
+    assert not (tmp_path / "results").exists() and not list(tmp_path.glob("**/run.json"))
     with pytest.raises(ConfigError, match="duplicate provider label"):
         _cfg(["test/ok", "test/ok"])

@@ -7,8 +7,9 @@ import os
 
 import pytest
 
+from workbench._util import atomic_write_bytes
 from workbench.errors import StoreError
-from workbench.store import ClipStore, atomic_write_bytes
+from workbench.store import ClipStore
 
 
 def test_put_dedups_and_writes_provenance(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 
 from workbench.media import decode, probe
 from workbench.prompt import Prompt, resolve_suite
-from workbench.synth import VARIANTS, RenderedClip, render_clip
-from workbench.synth.variants import DUB_OFFSETS_MS, LATE_FOLEY_MS
+from workbench.providers.local.synth.render import RenderedClip, render_clip
+from workbench.providers.local.synth.variants import DUB_OFFSETS_MS, LATE_FOLEY_MS, VARIANTS
 
 FPS = 25
 
@@ -302,7 +302,7 @@ def test_whispered_speech_does_not_depend_on_the_clock() -> None:
     """espeak-ng seeds its breath noise from the clock; the synth fixes the seed (same samples 1 s apart)."""
     import time
 
-    from workbench.synth.speech import _synth, voice_for
+    from workbench.providers.local.synth.speech import _synth, voice_for
 
     voice = voice_for(language="en", delivery="whispered")
     assert voice.endswith("+whisper")

@@ -47,6 +47,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from workbench._util import atomic_write_json, slug
 from workbench.errors import ConfigError
 from workbench.prompt import read_yaml, validate_mapping
 
@@ -119,18 +120,17 @@ class Job:
 
 
 def _slug(v: Any) -> str:
-    s = json.dumps(v) if not isinstance(v, str) else v
-    s = "".join(c if c.isalnum() or c in "-._" else "-" for c in s)
+    s = slug(json.dumps(v) if not isinstance(v, str) else v, keep="-._")
     while "--" in s:
         s = s.replace("--", "-")
-    return s.strip("-")[:40]
+    return s[:40]
 
 
 def _resolve_notebook(ref: str, source: str | None) -> Path | None:
-    from workbench.report import NOTEBOOKS_DIR
+    from workbench.report.render import notebooks_dir
 
     p = Path(ref)
-    cands = [p] if p.is_absolute() else [Path(source).parent / p if source else p, NOTEBOOKS_DIR / p, p]
+    cands = [p] if p.is_absolute() else [Path(source).parent / p if source else p, notebooks_dir() / p, p]
     return next((c.resolve() for c in cands if c.is_file()), None)
 
 
@@ -273,8 +273,6 @@ class Batch:
 
     def write_manifest(self) -> Path:
         """Rewrite ``manifest.json`` atomically."""
-        from workbench.store import atomic_write_json
-
         with self._lock:
             atomic_write_json(self.dir / "manifest.json", self.manifest())
         return self.dir / "manifest.json"
@@ -322,7 +320,7 @@ class Batch:
             job.status = "failed"
             job.error = result.get("error") or f"papermill process exited with {job.returncode}; see {job.log}"
         if out.is_file():
-            from workbench.nbtools import read_outputs
+            from workbench.ui.nbtools import read_outputs
 
             job.outputs = {k: self._rel(v) or v for k, v in read_outputs(out).items()}
         else:
@@ -347,7 +345,7 @@ class Batch:
             list(pool.map(one, self.jobs))
         self.finished = datetime.now(UTC).isoformat(timespec="seconds")
         self.write_manifest()
-        from workbench.report import write_index
+        from workbench.report.render import write_index
 
         with contextlib.suppress(Exception):  # the index is a convenience; the batch stands without it
             write_index(self.root)
@@ -364,26 +362,6 @@ def _stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
         proc.wait()
     except ProcessLookupError:
         proc.wait()
-
-
-def run_batch(
-    schedule: str | Path,
-    *,
-    results_root: str | Path | None = None,
-    workers: int | None = None,
-    only: list[str] | None = None,
-) -> tuple[Path, dict[str, Any]]:
-    """Load, validate and run a schedule; return the batch folder and the manifest."""
-    from workbench.run import results_root as default_root
-
-    sch = load_schedule(schedule)
-    if only:
-        keep = [j for j in sch.jobs if (j.name or Path(j.notebook).stem) in only]
-        if not keep:
-            raise ConfigError(f"no job named {', '.join(only)}", path=str(schedule), key="jobs")
-        sch = sch.model_copy(update={"jobs": keep})
-    batch = Batch(sch, results_root=Path(results_root) if results_root else default_root(), workers=workers)
-    return batch.dir, batch.run()
 
 
 # -- the child process ----------------------------------------------------------------------------
@@ -424,8 +402,9 @@ def _one(spec_path: str) -> int:
 
 
 def _export_html(executed: Path, out: Path) -> None:
-    from workbench.report import export_body, page, scrub
-    from workbench.store import atomic_write_bytes
+    from workbench._util import atomic_write_bytes
+    from workbench.report.html import page, scrub
+    from workbench.report.render import export_body
 
     atomic_write_bytes(out, scrub(page(executed.stem, export_body(executed)), paths=[]).encode())
     os.chmod(out, 0o644)

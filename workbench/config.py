@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.errors import ConfigError
-from workbench.prompt import PromptSuite, read_yaml, resolve_suite, validate_mapping
+from workbench.prompt import BUILTIN_SUITE, PromptSuite, read_yaml, resolve_suite, validate_mapping
 
 DEFAULT_LOCAL_MODELS = ("synced", "dubbed", "drift", "late-foley", "dry-room", "generic")
 
@@ -73,66 +73,43 @@ class ComparisonConfig(BaseModel):
 
     def suite_ref(self) -> str:
         """The suite path resolved against the config file's folder."""
-        if self.suite == "builtin" or self.source is None:
+        if self.suite == BUILTIN_SUITE or self.source is None:
             return self.suite
         p = Path(self.suite)
         return str(p if p.is_absolute() else Path(self.source).parent / p)
 
 
 def parse_config(data: Any, *, source: str) -> ComparisonConfig:
-    """Validate config data, then check the suite, prompts, providers and metrics exist."""
+    """Validate config data against the schema and check its suite and prompt ids exist.
+
+    Providers and metric names are checked by :func:`workbench.validate.check_config`, which
+    every entry point runs before anything is generated.
+    """
     cfg = validate_mapping(ComparisonConfig, data, source=source, what="a comparison config")
-    check_config(cfg)
+    load_config_suite(cfg)
     return cfg
 
 
 def load_config(path: str | Path) -> ComparisonConfig:
-    """Load and fully validate a comparison config YAML (no network, nothing run)."""
+    """Load and validate a comparison config YAML (no network, nothing run; see :func:`parse_config`)."""
     return parse_config(read_yaml(path), source=str(path))
 
 
 def load_config_suite(cfg: ComparisonConfig) -> PromptSuite:
     """The config's suite, restricted to its prompt subset."""
-    try:
-        suite = resolve_suite(cfg.suite_ref())
-    except ConfigError as exc:
-        if exc.path is None or (exc.path == cfg.suite_ref() and "file not found" in str(exc)):
-            raise ConfigError(f"suite {cfg.suite!r} not found", path=cfg.source, key="suite") from None
-        raise
+    ref = cfg.suite_ref()
+    if ref != BUILTIN_SUITE and not Path(ref).is_file():
+        raise ConfigError(f"suite {cfg.suite!r} not found", path=cfg.source, key="suite")
+    suite = resolve_suite(ref)
     if cfg.prompts is not None:
         prompts = []
         for i, pid in enumerate(cfg.prompts):
             try:
                 prompts.append(suite.get(pid))
             except ConfigError as exc:
-                raise ConfigError(str(exc).split(": ", 1)[-1], path=cfg.source, key=f"prompts[{i}]") from None
+                raise exc.rekey(path=cfg.source, key=f"prompts[{i}]") from None
         suite = suite.model_copy(update={"prompts": tuple(prompts)})
     return suite
-
-
-def check_config(cfg: ComparisonConfig) -> None:
-    """Fail fast on anything that would break later: suite, providers, metrics."""
-    from workbench.analysis import select_analyzers
-    from workbench.providers import get_provider
-
-    load_config_suite(cfg)
-    labels: set[str] = set()
-    for i, entry in enumerate(cfg.providers):
-        try:
-            get_provider(entry.id, entry.params)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).split(": ", 1)[-1], path=cfg.source, key=f"providers[{i}].id") from None
-        if entry.name in labels:
-            raise ConfigError(f"duplicate provider label {entry.name!r}", path=cfg.source, key=f"providers[{i}]")
-        labels.add(entry.name)
-    for i, m in enumerate(cfg.metrics or ()):
-        try:
-            select_analyzers([m])
-        except KeyError:
-            from workbench.metrics.registry import list_analyzers
-
-            known = sorted({a.name for a in list_analyzers()} | {o.name for a in list_analyzers() for o in a.outputs})
-            raise ConfigError(f"unknown metric {m!r}; known: {', '.join(known)}", path=cfg.source, key=f"metrics[{i}]") from None
 
 
 def default_config(**overrides: Any) -> ComparisonConfig:

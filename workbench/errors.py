@@ -1,10 +1,37 @@
-"""Exception hierarchy.
+"""Exception hierarchy and the failure kinds recorded for cells.
 
 Errors are data per clip (recorded with a reason) and exceptions per config: only
-problems that must stop a run before it starts are raised as these exceptions.
+problems that must stop a run before it starts are raised as these exceptions. A provider
+call that fails raises :class:`ProviderError`, which the runner turns into a recorded
+failure of that one cell.
 """
 
 from __future__ import annotations
+
+from typing import Literal, get_args
+
+#: Why a cell failed (``Sample.kind``; ``ProviderError.kind``).
+ErrorKind = Literal[
+    "auth",  # the key is missing, wrong or lacks a permission
+    "quota",  # out of credit or over a hard quota
+    "rate_limit",  # too many requests now (retried)
+    "content_policy",  # the prompt was refused
+    "safety_filtered",  # the output was withheld by a safety filter
+    "not_found",  # unknown or retired model, missing job or file
+    "expired",  # the result's download link is gone
+    "invalid_request",  # the provider rejected the request's parameters
+    "timeout",  # no answer in time (retried for calls; a job past the run's timeout_s is recorded)
+    "transient",  # a server or network fault (retried)
+    "fatal",  # anything else
+    "lost_in_transit",  # accepted, probably billed, and its result never arrived: never resent on its own
+    "corrupt",  # the downloaded file is not valid media
+    "no_video",  # the downloaded file has no video stream
+    "budget",  # not sent: the run's budget would be exceeded
+]
+ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
+
+#: Failure kinds the runner retries (with backoff, honouring Retry-After).
+RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limit", "transient", "timeout"})
 
 
 class WorkbenchError(Exception):
@@ -12,9 +39,13 @@ class WorkbenchError(Exception):
 
 
 class ConfigError(WorkbenchError):
-    """A suite or comparison config is invalid; names the file and the key."""
+    """A suite or comparison config is invalid; names the file and the key.
+
+    ``message`` is the bare message; ``str(error)`` prefixes it with ``path: key: ``.
+    """
 
     def __init__(self, message: str, *, path: str | None = None, key: str | None = None) -> None:
+        self.message = message
         self.path = path
         self.key = key
         where = ""
@@ -27,6 +58,10 @@ class ConfigError(WorkbenchError):
             where = f"{key}: "
         super().__init__(f"{where}{message}")
 
+    def rekey(self, *, path: str | None = None, key: str | None = None) -> ConfigError:
+        """The same message, located at another file and key (e.g. a config entry that caused it)."""
+        return ConfigError(self.message, path=path, key=key)
+
 
 class MediaError(WorkbenchError):
     """A media file cannot be decoded or lacks a required stream."""
@@ -38,3 +73,22 @@ class ParameterError(WorkbenchError):
 
 class StoreError(WorkbenchError):
     """The clip store is inconsistent or cannot be written."""
+
+
+class ProviderError(WorkbenchError):
+    """A provider call failed; ``kind`` (an :data:`ErrorKind`) classifies it for the runner.
+
+    ``retry_after`` is the provider's ``Retry-After`` in seconds, ``status`` the HTTP status.
+    """
+
+    def __init__(self, kind: ErrorKind, reason: str, *, retry_after: float | None = None, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.retry_after = retry_after
+        self.status = status
+
+    @property
+    def retryable(self) -> bool:
+        """Whether the runner should try the same call again."""
+        return self.kind in RETRYABLE_KINDS

@@ -5,7 +5,8 @@ Layout under the store root::
     blobs/<ab>/<sha256>.<ext>        clip bytes, named by their SHA-256
     blobs/<ab>/<sha256>.json         provenance sidecar (first request that produced it)
     requests/<request_key>.json      generation cache: canonical request -> clip sha256
-    scores/<sha256>/<analyzer>@v<N>-<prompt>.json   cached analysis results
+    scores/<sha256>/<analyzer>@v<N>-<prompt>.json          cached analysis results
+    scores/<sha256>/<analyzer>@v<N>-<prompt>.features.npz  cached features of batch analyzers
 
 Every write goes to a temporary file in the same folder, is flushed to disk, then renamed
 into place, so a killed process never leaves a half-written file under a final name.
@@ -15,47 +16,20 @@ the wrong size is treated as a miss: a half-finished generation is never taken a
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
-import os
-import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from workbench._util import atomic_write_bytes, atomic_write_json, sha256_hex
 from workbench.errors import StoreError
 
-STORE_FORMAT = 1
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write JSON atomically (sorted keys, UTF-8)."""
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode())
-
-
-def canonical_json(obj: Any) -> str:
-    """Deterministic compact JSON used for hashing."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def sha256_hex(data: bytes) -> str:
-    """SHA-256 of bytes, hex."""
-    return hashlib.sha256(data).hexdigest()
+#: Version of the store layout, written into every sidecar (2: request keys of format 2, features as .npz).
+STORE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -144,3 +118,48 @@ class ClipStore:
     def save_scores(self, sha: str, analyzer: str, version: int, context: str, scores: dict[str, Any]) -> None:
         """Cache an analyzer's output for a clip."""
         atomic_write_json(self._score_path(sha, analyzer, version, context), scores)
+
+    # -- feature cache (batch analyzers) --------------------------------------------------------
+    def _features_path(self, sha: str, analyzer: str, version: int, context: str) -> Path:
+        return self.root / "scores" / sha / f"{analyzer}@v{version}-{context}.features.npz"
+
+    def load_features(self, sha: str, analyzer: str, version: int, context: str) -> tuple[bool, Any]:
+        """``(found, features)`` cached for a clip by a batch analyzer (features may be None)."""
+        p = self._features_path(sha, analyzer, version, context)
+        if not p.is_file():
+            return False, None
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                meta = json.loads(str(z["__json__"]))
+                arrays = {k: z[k] for k in z.files if k != "__json__"}
+        except (OSError, ValueError, KeyError):
+            return False, None
+        if meta is None:
+            return True, None
+        return True, {**meta, **arrays}
+
+    def save_features(self, sha: str, analyzer: str, version: int, context: str, features: Any) -> None:
+        """Cache a batch analyzer's per-clip features: a dict of arrays and JSON values, or None.
+
+        Arrays are stored as they are (``.npz``, no pickle), everything else as JSON; the file's bytes
+        depend only on the features (byte-identical whichever executor computed them).
+        """
+        if features is not None and not isinstance(features, dict):
+            raise StoreError(f"features of {analyzer} must be a dict or None, not {type(features).__name__}")
+        feats = features or {}
+        arrays = {k: v for k, v in feats.items() if isinstance(v, np.ndarray)}
+        meta = None if features is None else {k: v for k, v in feats.items() if k not in arrays}
+        members = {"__json__": np.array(json.dumps(meta, sort_keys=True, default=_json_default)), **arrays}
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+            for name in sorted(members):  # fixed order and time: the same features give the same bytes
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                with zf.open(info, "w") as f:
+                    np.lib.format.write_array(f, np.asanyarray(members[name]), allow_pickle=False)
+        atomic_write_bytes(self._features_path(sha, analyzer, version, context), buf.getvalue())
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    raise TypeError(f"not JSON-able: {type(x).__name__}")

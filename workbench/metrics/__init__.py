@@ -1,6 +1,6 @@
-"""Registered metrics. Importing this package registers every built-in analyzer."""
+"""Metrics: pure numpy kernels (``kernels/``), one analyzer module per creators' test, the registry.
 
-from workbench.metrics import acoustic, basic, coherence, foley, lipsync  # noqa: F401  (registration)
-from workbench.metrics.registry import Analyzer, MetricSpec, Score, analyzer, get_analyzer, list_analyzers, metric_specs
-
-__all__ = ["Analyzer", "MetricSpec", "Score", "analyzer", "get_analyzer", "list_analyzers", "metric_specs"]
+:mod:`workbench.metrics.spec` (what a metric is), :mod:`workbench.metrics.registry` (which
+analyzers exist), :mod:`workbench.metrics.context` (what an analyzer reads);
+:mod:`workbench.metrics.builtin` registers the built-in analyzers.
+"""

@@ -8,7 +8,7 @@ against the prompt's expected RT60 range and shot size.
 ``mix``: is the dialogue intelligible over music and ambience? Speech-to-background ratio
 while speech is active, and dialogue-gated loudness.
 
-Both read one shared :class:`AudioScene` (``ctx.cache[SCENE_KEY]``), computed once per clip.
+Both read one shared :class:`AudioScene` (slot :data:`SCENE` of the clip's memo), computed once per clip.
 Methods and references are in :mod:`workbench.metrics.kernels.reverb` and
 :mod:`workbench.metrics.kernels.levels`.
 """
@@ -17,31 +17,30 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from workbench.metrics.basic import SILENCE_LUFS, integrated_loudness
+from workbench.metrics.context import ClipContext, Slot
 from workbench.metrics.kernels.levels import (
+    BS1770_BLOCK_S,
+    SILENCE_LUFS,
     FloorFeatures,
     SpeechActivity,
     ambience_level,
     floor_features,
+    integrated_loudness,
     noise_floor,
     speech_activity_frames,
     speech_to_background,
     stft_power,
 )
 from workbench.metrics.kernels.reverb import Rt60Estimate, early_late_ratio, impulsive_onsets, rt60_blind, rt60_ml
-from workbench.metrics.registry import MetricSpec, Score, analyzer
-from workbench.prompt import RT60_RANGES
+from workbench.metrics.registry import analyzer
+from workbench.metrics.spec import ACOUSTIC, MIX, Score
+from workbench.prompt import RT60_RANGES, Prompt
 
-if TYPE_CHECKING:
-    from workbench.analysis import ClipContext
-    from workbench.prompt import Prompt
-
-SCENE_KEY = "acoustic.scene"
 #: Fewer free decays than this: no RT60 (abstain).
 MIN_DECAYS = 3
 #: Frame hop of the voice-activity gate and level envelopes.
@@ -119,7 +118,7 @@ def analyse_audio(*, y: np.ndarray, sr: int) -> AudioScene:
         ``silent`` is True (and nothing else is set) for a track below -70 LUFS.
     """
     y = np.asarray(y, dtype=np.float64)
-    lufs = integrated_loudness(y=y, sr=sr) if len(y) >= int(0.4 * sr) else -math.inf
+    lufs = integrated_loudness(y=y, sr=sr) if len(y) >= int(BS1770_BLOCK_S * sr) else -math.inf
     if not np.isfinite(lufs) or lufs <= SILENCE_LUFS:
         return AudioScene(y=y, sr=sr, silent=True)
     rt = rt60_blind(y=y, sr=sr, min_decays=MIN_DECAYS)
@@ -144,17 +143,22 @@ def analyse_audio(*, y: np.ndarray, sr: int) -> AudioScene:
     )
 
 
+#: The clip's acoustic scene (or why there is none), shared by the acoustic and mix analyzers.
+SCENE: Slot[AudioScene | str] = Slot("acoustic scene")
+
+
+def _scene(ctx: ClipContext) -> AudioScene | str:
+    d = ctx.decoded
+    if not ctx.info.has_audio or len(d.audio) == 0:
+        return "no audio stream"
+    if len(d.audio) < int(BS1770_BLOCK_S * d.sr):
+        return "audio shorter than 400 ms"
+    return analyse_audio(y=d.audio, sr=d.sr)
+
+
 def scene_for(ctx: ClipContext) -> AudioScene | str:
-    """The clip's :class:`AudioScene` from ``ctx.cache`` (computed on first use), or why not."""
-    if SCENE_KEY not in ctx.cache:
-        d = ctx.decoded
-        if not ctx.info.has_audio or len(d.audio) == 0:
-            ctx.cache[SCENE_KEY] = "no audio stream"
-        elif len(d.audio) < int(0.4 * d.sr):
-            ctx.cache[SCENE_KEY] = "audio shorter than 400 ms"
-        else:
-            ctx.cache[SCENE_KEY] = analyse_audio(y=d.audio, sr=d.sr)
-    return ctx.cache[SCENE_KEY]
+    """The clip's :class:`AudioScene` (computed on first use, shared through ``ctx.memo``), or why not."""
+    return ctx.memo.get(SCENE, lambda: _scene(ctx))
 
 
 def classify_space(*, rt60_s: float, floor: FloorFeatures) -> str:
@@ -328,20 +332,7 @@ def _all_unscored(names: tuple[str, ...], reason: str) -> dict[str, Score]:
     return {k: Score.unscored(reason) for k in names}
 
 
-@analyzer(
-    "acoustic",
-    version=2,  # 2: outdoor only without a diffuse tail (RT60 < 0.2 s)
-    outputs=[
-        MetricSpec("rt60_s", "s", None, "Blind RT60: T20-style fits on free decays (500/1k/2k Hz), 30th percentile."),
-        MetricSpec("drr_db", "dB", None, "Early/late (C50-like) ratio around impulsive onsets: a DRR proxy."),
-        MetricSpec("noise_floor_dbfs", "dBFS", None, "Noise floor: 10th percentile of 50 ms levels."),
-        MetricSpec("ambience_db", "dBFS", None, "Level of the background bed (no speech, no events)."),
-        MetricSpec(
-            "space_class_match", "bool", True, "1 if the estimated space class matches the prompt's.", aggregate="mean"
-        ),
-        MetricSpec("acoustic_match", "0..1", True, "RT60 within the prompt's range (and DRR fits the shot size)."),
-    ],
-)
+@analyzer("acoustic", version=2, outputs=ACOUSTIC)  # 2: outdoor only without a diffuse tail (RT60 < 0.2 s)
 def acoustic(ctx: ClipContext) -> dict[str, Score]:
     """Blind room acoustics of the clip against the prompt's acoustic space."""
     scene = scene_for(ctx)
@@ -351,22 +342,7 @@ def acoustic(ctx: ClipContext) -> dict[str, Score]:
     return acoustic_scores(scene, ctx.prompt)
 
 
-@analyzer(
-    "mix",
-    version=1,
-    outputs=[
-        MetricSpec(
-            "speech_to_background_db",
-            "dB",
-            True,
-            "Dialogue over music + ambience while speech is active.",
-            resolution=2.0,  # the validation tolerance
-        ),
-        MetricSpec(
-            "dialogue_loudness_lufs", "LUFS", None, "Dialogue-gated loudness (BS.1770-4 while speech is active)."
-        ),
-    ],
-)
+@analyzer("mix", version=1, outputs=MIX)
 def mix(ctx: ClipContext) -> dict[str, Score]:
     """Dialogue-to-background balance of the clip."""
     names = ("speech_to_background_db", "dialogue_loudness_lufs")

@@ -14,11 +14,13 @@ from typing import Any
 import numpy as np
 
 from workbench.metrics import lipsync
+from workbench.metrics.context import ClipContext, Memo, Slot
 from workbench.metrics.face import cached_track
 from workbench.metrics.kernels import coherence as coh
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
-from workbench.metrics.registry import Analyzer, MetricSpec, Score, analyzer, register
+from workbench.metrics.registry import Analyzer, analyzer, register
+from workbench.metrics.spec import AV_SYNC, MUTE_TEST, Score
 
 RATE = env.GRID_RATE
 #: Band of the envelopes that are cross-correlated (Hz): drops slow trends and frame jitter.
@@ -30,7 +32,7 @@ AV_MAX_LAG_S = 0.6
 #: with ``benchmarks/validate_sync.py --calibrate``: median raw reading of the real, nominally
 #: in-sync clips (talking faces and foley) on which av_sync is confident: maskvat axe +52,
 #: maskvat ice -115, sadtalker AOC +104, videoretalking face1 +79, face5 +193 -> 79, rounded to 80.
-#: Content dependent (the synthetic impacts of workbench.synth read +10..+50): av_offset_ms is a
+#: Content dependent (the synthetic impacts of workbench.providers.local.synth read +10..+50): av_offset_ms is a
 #: coarse event-timing check with about +-100 ms of bias, not a lip-sync meter.
 AV_NATURAL_LAG_MS = 80.0
 #: Below this confidence (z of the peak against circularly shifted sound, as for lip sync)
@@ -77,27 +79,40 @@ class EventSignals:
         return env.to_grid(values=self.cells, times=self.cell_times, n=n, rate=RATE)
 
 
-def event_signals(clip: Any, cache: dict | None = None) -> EventSignals:
+#: Motion energy per grid cell (times, cells) of the picture: shared by av_sync, foley and the mute test.
+MOTION: Slot[tuple[np.ndarray, np.ndarray]] = Slot("motion cells")
+#: Onset envelope of the sound on the grid: shared by av_sync, foley and the mute test.
+ONSET: Slot[np.ndarray] = Slot("onset envelope")
+#: The picture-side slots (a picture paired with other sound keeps these).
+PICTURE_SLOTS = (MOTION,)
+
+
+def _motion(clip: Any) -> tuple[np.ndarray, np.ndarray]:
+    gray = env.gray_small(frames=clip.gray, side=160)
+    return env.motion_cells(gray=gray, frame_times=clip.frame_times)
+
+
+def _onset(clip: Any) -> np.ndarray:
+    return env.onset_envelope(y=clip.audio, sr=clip.sr, rate=RATE) if len(clip.audio) else np.zeros(0)
+
+
+def event_signals(clip: Any, memo: Memo | None = None) -> EventSignals:
     """Onset and motion envelopes of a decoded clip, each computed once.
 
-    The motion part depends on the picture only (cached under ``"motion"``), the onset
-    envelope on the sound only (``"onset"``), so either stream can be swapped or shifted
-    without recomputing the other.
+    The motion part depends on the picture only (slot :data:`MOTION`), the onset envelope on
+    the sound only (:data:`ONSET`), so either stream can be swapped or shifted without
+    recomputing the other.
 
     Parameters
     ----------
     clip : DecodedClip-like
         ``audio``, ``sr``, ``gray``, ``frame_times``.
-    cache : dict, optional
+    memo : Memo, optional
+        The clip's shared results.
     """
-    cache = {} if cache is None else cache
-    if "motion" not in cache:
-        gray = env.gray_small(frames=clip.gray, side=160)
-        cache["motion"] = env.motion_cells(gray=gray, frame_times=clip.frame_times)
-    if "onset" not in cache:
-        cache["onset"] = env.onset_envelope(y=clip.audio, sr=clip.sr, rate=RATE) if len(clip.audio) else np.zeros(0)
-    t_cells, cells = cache["motion"]
-    onset = cache["onset"]
+    memo = Memo() if memo is None else memo
+    t_cells, cells = memo.get(MOTION, lambda: _motion(clip))
+    onset = memo.get(ONSET, lambda: _onset(clip))
     if len(onset) == 0 and len(clip.frame_times):
         onset = np.zeros(int(np.ceil((clip.frame_times[-1] + 0.04) * RATE)))
     return EventSignals(onset=onset, cell_times=t_cells, cells=cells, frame_times=np.asarray(clip.frame_times))
@@ -140,7 +155,7 @@ def _filtered(sig: EventSignals) -> tuple[np.ndarray, np.ndarray]:
     return motion, onset
 
 
-def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]:
+def measure_av_sync(clip: Any, *, memo: Memo | None = None) -> dict[str, Score]:
     """Global audio-visual event offset of a decoded clip (+ = audio late).
 
     The motion of the most active grid cells is cross-correlated with the onset envelope
@@ -150,7 +165,7 @@ def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]
         return {"av_offset_ms": Score.unscored("no audio stream")}
     if len(clip.frame_times) < 3:
         return {"av_offset_ms": Score.unscored("no video stream")}
-    sig = event_signals(clip, cache)
+    sig = event_signals(clip, memo)
     if not has_events(sig.onset):
         return {"av_offset_ms": Score.unscored("no sound events (low confidence)")}
     if not has_events(sig.cells, floor=MOTION_FLOOR, min_z=MOTION_Z):
@@ -177,23 +192,10 @@ def measure_av_sync(clip: Any, *, cache: dict | None = None) -> dict[str, Score]
     return {"av_offset_ms": Score(round(pk.offset_s * 1000 - AV_NATURAL_LAG_MS, 1), details=details)}
 
 
-@analyzer(
-    "av_sync",
-    version=3,  # 3: luma read from YUV frames; mouth darkness
-    outputs=[
-        MetricSpec(
-            "av_offset_ms",
-            "ms",
-            None,
-            "Global audio-visual event offset from onset vs motion envelopes (+ = audio late); no face needed.",
-            best_at_zero=True,
-            resolution=40.0,  # one video frame
-        )
-    ],
-)
-def av_sync(ctx: Any) -> dict[str, Score]:
-    """Global event offset (envelopes cached in ``ctx.cache``)."""
-    return measure_av_sync(ctx.decoded, cache=ctx.cache)
+@analyzer("av_sync", version=3, outputs=AV_SYNC)  # 3: luma read from YUV frames; mouth darkness
+def av_sync(ctx: ClipContext) -> dict[str, Score]:
+    """Global event offset (envelopes shared through ``ctx.memo``)."""
+    return measure_av_sync(ctx.decoded, memo=ctx.memo)
 
 
 # --- mute test
@@ -205,7 +207,7 @@ def _motion_channel(motion: np.ndarray) -> np.ndarray:
     return motion[:, np.sort(top)].mean(axis=1)
 
 
-def mute_features(clip: Any, *, cache: dict | None = None, events_s: Sequence[float] = ()) -> dict[str, Any]:
+def mute_features(clip: Any, *, memo: Memo | None = None, events_s: Sequence[float] = ()) -> dict[str, Any]:
     """Small picklable per-clip features for the mute test.
 
     The picture signal is the speaking mouth when there is speech and a tracked face (mouth
@@ -223,16 +225,17 @@ def mute_features(clip: Any, *, cache: dict | None = None, events_s: Sequence[fl
         return {"error": "no audio stream"}
     if len(clip.frame_times) < 3:
         return {"error": "no video stream"}
-    sig = event_signals(clip, cache)
+    memo = Memo() if memo is None else memo
+    sig = event_signals(clip, memo)
     n = len(sig.onset)
     motion, onset = _filtered(sig)
-    sp = lipsync.speech_signals(clip, cache)
+    sp = lipsync.speech_signals(clip, memo)
     e = np.zeros(n)
     e[: min(n, len(sp.env))] = sp.env[:n]
     speech = env.bandpass(e, rate=RATE, lo=lipsync.SYLLABLE_BAND[0], hi=lipsync.SYLLABLE_BAND[1])
     kind, visual = "motion", _motion_channel(motion)
     if sp.active_s >= lipsync.MIN_SPEECH_S:
-        track = cached_track(clip, cache)
+        track = cached_track(clip, memo)
         best = -np.inf
         for f, cov in enumerate(track.coverage()):
             if cov < MOUTH_MIN_COVERAGE or not lipsync.mouth_moves(track, f):
@@ -264,8 +267,8 @@ def prompt_events(prompt: Any) -> list[float]:
     return sorted(times)
 
 
-def _features(ctx: Any) -> dict[str, Any]:
-    return mute_features(ctx.decoded, cache=ctx.cache, events_s=prompt_events(ctx.prompt))
+def _features(ctx: ClipContext) -> dict[str, Any]:
+    return mute_features(ctx.decoded, memo=ctx.memo, events_s=prompt_events(ctx.prompt))
 
 
 def _event_hits(feat: dict[str, Any], tol_s: float = 0.3) -> float | None:
@@ -376,14 +379,7 @@ MUTE_TEST = register(
     Analyzer(
         name="mute_test",
         version=3,  # 3: luma read from YUV frames; mouth darkness
-        outputs=(
-            MetricSpec(
-                "mute_coherence",
-                "score",
-                True,
-                "Mute test: how much better the clip's own sound fits its picture than swapped or shifted sounds (0..1).",
-            ),
-        ),
+        outputs=MUTE_TEST,
         features=_features,
         batch=mute_batch,
     )

@@ -6,7 +6,7 @@ one frame every :data:`MESH_EVERY_S` seconds. It gives, per tracked face, the in
 MAR = |13 - 14| / |78 - 308| on the meshed frames. On every frame the box is interpolated
 between the meshed frames around it, and the mouth opening is read from the luma inside it:
 the darkness of the oral cavity (:func:`dark_opening`). The track is computed once per clip
-and kept in ``ctx.cache["mouth"]``.
+and kept in the clip's memo (slot :data:`MOUTH`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from workbench.metrics.context import ClipContext, Memo, Slot
 
 #: Most faces tracked at once (the speaking one is chosen later by correlation with speech).
 MAX_FACES = 3
@@ -78,6 +80,10 @@ class MouthTrack:
         if self.opening.shape[1] == 0:
             return np.zeros(self.n_faces)
         return np.isfinite(self.opening).mean(axis=1)
+
+
+#: The clip's mouth track, shared by lip sync and the mute test.
+MOUTH: Slot[MouthTrack] = Slot("mouth track")
 
 
 def empty_track(times: np.ndarray) -> MouthTrack:
@@ -336,16 +342,13 @@ def _assign(c: np.ndarray, last: np.ndarray, taken: set[int], radius: float) -> 
     return known[int(np.argmin(d))] if known else None
 
 
-def cached_track(clip: Any, cache: dict | None) -> MouthTrack:
-    """A decoded clip's mouth track, computed once and kept in ``cache["mouth"]`` (when given)."""
-    if cache is not None and "mouth" in cache:
-        return cache["mouth"]
-    track = track_clip(clip)
-    if cache is not None:
-        cache["mouth"] = track
-    return track
+def cached_track(clip: Any, memo: Memo | None) -> MouthTrack:
+    """A decoded clip's mouth track, computed once and kept in ``memo`` (slot :data:`MOUTH`) when given."""
+    if memo is None:
+        return track_clip(clip)
+    return memo.get(MOUTH, lambda: track_clip(clip))
 
 
-def mouth_track(ctx: Any) -> MouthTrack:
-    """The clip's mouth track, computed once and kept in ``ctx.cache["mouth"]``."""
-    return cached_track(ctx.decoded, ctx.cache)
+def mouth_track(ctx: ClipContext) -> MouthTrack:
+    """The clip's mouth track, computed once per clip."""
+    return cached_track(ctx.decoded, ctx.memo)

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from workbench.metrics.coherence import RATE, event_signals
+from workbench.metrics.context import ClipContext, Memo
 from workbench.metrics.kernels import envelopes as env
-from workbench.metrics.registry import MetricSpec, Score, analyzer
+from workbench.metrics.registry import analyzer
+from workbench.metrics.spec import FOLEY, Score
 
 #: The visual event is searched this far around the stated time (s), at most half-way to the
 #: neighbouring prompted event.
@@ -29,26 +31,7 @@ MIN_DECEL = 1.0
 #: An onset counts above median + this many inter-quartile ranges of the onset envelope.
 ONSET_IQR = 4.0
 
-OUTPUTS = [
-    MetricSpec(
-        "foley_offset_ms",
-        "ms",
-        None,
-        "Median signed offset of prompted foley sounds against their visible cause (+ = sound late).",
-        best_at_zero=True,
-        resolution=40.0,  # one video frame: the validation tolerance
-    ),
-    MetricSpec(
-        "foley_abs_offset_ms", "ms", False, "Median absolute offset of prompted foley sounds.", resolution=40.0
-    ),
-    MetricSpec(
-        "foley_hit_rate",
-        "share",
-        True,
-        "Share of prompted foley events found both in the picture and in the sound.",
-        aggregate="mean",
-    ),
-]
+OUTPUTS = FOLEY
 
 
 def contact_strength(cells: np.ndarray) -> np.ndarray:
@@ -145,7 +128,7 @@ def _explain(row: dict[str, Any], action: str) -> str:
     return f"{what}: the sound comes {abs(o):.0f} ms {when} the contact at {row['visual_s']:.2f} s"
 
 
-def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | None = None) -> dict[str, Score]:
+def measure_foley(clip: Any, events: list[tuple[float, str]], *, memo: Memo | None = None) -> dict[str, Score]:
     """Foley offsets of a decoded clip for prompted events ``[(at_s, action), ...]``.
 
     Parameters
@@ -154,8 +137,8 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
         ``audio``, ``sr``, ``gray``, ``frame_times``.
     events : list of (float, str)
         Stated time and description of each prompted foley event.
-    cache : dict, optional
-        Per-clip cache (shares the ``"motion"`` and ``"onset"`` envelopes with av_sync and the mute test).
+    memo : Memo, optional
+        The clip's shared results (the motion and onset envelopes, shared with av_sync and the mute test).
     """
     names = [m.name for m in OUTPUTS]
     if not events:
@@ -164,7 +147,7 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
         return {n: Score.unscored("no audio stream") for n in names}
     if len(clip.frame_times) < 3:
         return {n: Score.unscored("no video stream") for n in names}
-    sig = event_signals(clip, cache)
+    sig = event_signals(clip, memo)
     contact = contact_strength(sig.cells)
     times = sorted(t for t, _ in events)
     rows = []
@@ -196,9 +179,9 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, cache: dict | N
 
 
 @analyzer("foley", version=3, outputs=OUTPUTS)  # 3: luma read from YUV frames
-def foley(ctx: Any) -> dict[str, Score]:
-    """Foley timing against the prompt's stated events (envelopes cached in ``ctx.cache``)."""
+def foley(ctx: ClipContext) -> dict[str, Score]:
+    """Foley timing against the prompt's stated events (envelopes shared through ``ctx.memo``)."""
     if ctx.prompt is None:
         return {m.name: Score.unscored("no prompt") for m in OUTPUTS}
     events = [(float(ev.at_s), ev.action) for ev in ctx.prompt.foley]
-    return measure_foley(ctx.decoded, events, cache=ctx.cache)
+    return measure_foley(ctx.decoded, events, memo=ctx.memo)

@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 from scipy.ndimage import binary_dilation
 
+from workbench.metrics.context import ClipContext, Memo, Slot
 from workbench.metrics.face import MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
-from workbench.metrics.registry import MetricSpec, Score, analyzer
+from workbench.metrics.registry import analyzer
+from workbench.metrics.spec import LIPSYNC, Score
 
 RATE = env.GRID_RATE
 #: Rate of the mouth / speech signals kept in the details for plots (Hz).
@@ -60,7 +62,7 @@ MIN_DRIFT_SPAN_S = 2.5
 #: files, not the measurement: decoding is exact (AAC priming and first pts honoured, see the
 #: flash/click test), the lip gap, outer-lip height, lip area and darkness agree within 5 ms on
 #: AOC and demo3, and each clip's windows agree with each other. The local models render the same
-#: lead (``workbench.synth.render.MOUTH_LEAD_MS``).
+#: lead (``workbench.providers.local.synth.render.MOUTH_LEAD_MS``).
 NATURAL_LAG_MS = 55.0
 #: Only the sound within this much of voice activity takes part (s).
 GATE_PAD_S = 0.25
@@ -77,36 +79,7 @@ MIN_VOICED_S = 0.5
 #: A mouth whose aspect ratio spans less than this (5-95 %) does not speak.
 MIN_MOUTH_RANGE = 0.03
 
-OUTPUTS = [
-    MetricSpec(
-        "lip_offset_ms",
-        "ms",
-        None,
-        "Audio-visual offset of speech against the speaker's mouth (+ = audio late).",
-        best_at_zero=True,
-        resolution=40.0,  # one video frame: the validation tolerance
-    ),
-    MetricSpec(
-        "lip_drift_ms_per_s",
-        "ms/s",
-        None,
-        "Change of the lip offset over the clip (Theil-Sen slope of windowed offsets).",
-        best_at_zero=True,
-        resolution=10.0,  # the validation tolerance
-    ),
-    MetricSpec(
-        "lip_confidence",
-        "z",
-        True,
-        "How far the mouth-speech correlation peak stands above chance (z against shifted sound; 0 = none).",
-    ),
-    MetricSpec(
-        "lip_bt1359_share",
-        "share",
-        True,
-        "Share of speech windows inside the ITU-R BT.1359 window (audio <= 45 ms early, <= 125 ms late).",
-    ),
-]
+OUTPUTS = LIPSYNC
 _NAMES = [m.name for m in OUTPUTS]
 
 
@@ -129,17 +102,22 @@ class SpeechSignals:
         return float(self.active.sum()) / RATE
 
 
-def speech_signals(clip: Any, cache: dict | None = None) -> SpeechSignals:
-    """Speech envelope, activity and voicing of a decoded clip (cached under ``"speech"``)."""
-    if cache is not None and "speech" in cache:
-        return cache["speech"]
+#: The clip's speech envelope, activity and voicing, shared by lip sync and the mute test.
+SPEECH: Slot[SpeechSignals] = Slot("speech signals")
+
+
+def _speech_signals(clip: Any) -> SpeechSignals:
     e = env.speech_envelope(y=clip.audio, sr=clip.sr, rate=RATE)
     active = env.voice_activity(env=e, rate=RATE)
     v = env.voicing(y=clip.audio, sr=clip.sr, rate=RATE, where=active) if active.any() else np.zeros(len(e))
-    out = SpeechSignals(env=e, active=active, voiced_s=float(np.sum(v > VOICED_THRESHOLD)) / RATE)
-    if cache is not None:
-        cache["speech"] = out
-    return out
+    return SpeechSignals(env=e, active=active, voiced_s=float(np.sum(v > VOICED_THRESHOLD)) / RATE)
+
+
+def speech_signals(clip: Any, memo: Memo | None = None) -> SpeechSignals:
+    """Speech envelope, activity and voicing of a decoded clip (kept in ``memo``, slot :data:`SPEECH`)."""
+    if memo is None:
+        return _speech_signals(clip)
+    return memo.get(SPEECH, lambda: _speech_signals(clip))
 
 
 def mouth_signal(track: MouthTrack, face: int, n: int, *, max_gap_s: float = 0.25) -> np.ndarray:
@@ -179,17 +157,17 @@ def mouth_moves(track: MouthTrack, face: int) -> bool:
     return bool(p95 - p5 >= MIN_MOUTH_RANGE)
 
 
-def measure_lipsync(clip: Any, *, cache: dict | None = None, mouth: MouthTrack | None = None) -> dict[str, Score]:
+def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | None = None) -> dict[str, Score]:
     """Lip offset, drift, confidence and BT.1359 share of a decoded clip.
 
     Parameters
     ----------
     clip : DecodedClip-like
         Needs ``audio`` (mono float), ``sr``, ``gray``, ``rgb(k)`` and ``frame_times``.
-    cache : dict, optional
-        Per-clip cache (``ctx.cache``): reads/writes ``"speech"`` and ``"mouth"``.
+    memo : Memo, optional
+        The clip's shared results (``ctx.memo``): reads/writes the speech signals and the mouth track.
     mouth : MouthTrack, optional
-        A precomputed track (else from the cache or computed).
+        A precomputed track (else from the memo or computed).
 
     Returns
     -------
@@ -198,11 +176,11 @@ def measure_lipsync(clip: Any, *, cache: dict | None = None, mouth: MouthTrack |
     """
     if len(clip.audio) == 0:
         return _all("no audio stream")
-    sp = speech_signals(clip, cache)
+    sp = speech_signals(clip, memo)
     if sp.active_s < MIN_SPEECH_S:
         return _all("no speech detected", speech_s=round(sp.active_s, 2))
     if mouth is None:
-        mouth = cached_track(clip, cache)
+        mouth = cached_track(clip, memo)
     faces = [f for f, c in enumerate(mouth.coverage()) if c >= MIN_FACE_COVERAGE]
     if not faces:
         return _all("no face detected")
@@ -312,9 +290,9 @@ def _scores(
 
 
 @analyzer("lipsync", version=4, outputs=OUTPUTS)  # 4: mouth darkness, mesh every 0.2 s
-def lipsync(ctx: Any) -> dict[str, Score]:
-    """Lip offset, drift, confidence and BT.1359 share (mouth track cached in ``ctx.cache``)."""
+def lipsync(ctx: ClipContext) -> dict[str, Score]:
+    """Lip offset, drift, confidence and BT.1359 share (speech and mouth track shared through ``ctx.memo``)."""
     d = ctx.decoded
     if d.n_frames == 0:
         return _all("no video stream")
-    return measure_lipsync(d, cache=ctx.cache)
+    return measure_lipsync(d, memo=ctx.memo)

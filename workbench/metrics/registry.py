@@ -1,68 +1,31 @@
-"""The metric registry: what each metric is called, its unit, direction and aggregation.
+"""The metric registry: which analyzers exist and which metrics each one outputs.
 
 An *analyzer* is one registered function that reads a clip (through a
-:class:`~workbench.analysis.ClipContext`) and returns one :class:`Score` per output
-metric it declares. Several outputs share one analyzer when they share the work (lip
-offset, drift and confidence come from one mouth track). An analyzer that cannot score
-a clip returns :meth:`Score.unscored` with the reason: it never guesses.
+:class:`~workbench.metrics.context.ClipContext`) and returns one
+:class:`~workbench.metrics.spec.Score` per output metric it declares. Several outputs share
+one analyzer when they share the work (lip offset, drift and confidence come from one mouth
+track). An analyzer that cannot score a clip returns :meth:`Score.unscored` with the reason:
+it never guesses.
 
-Batch analyzers (the mute-test swap) compute per-clip features first (``features``),
-then one cross-clip step over the whole batch (``batch``).
+Batch analyzers (the mute-test swap) compute per-clip features first (``features``), then one
+cross-clip step over the whole batch (``batch``).
+
+Registration is explicit: importing an analyzer module registers it, and
+:mod:`workbench.metrics.builtin` imports every built-in one (the analysis engine does). The
+built-in metrics' specs are known without that import (:data:`workbench.metrics.spec.BUILTIN`),
+so naming and describing metrics never loads the signal-processing stack.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from workbench.metrics.spec import BUILTIN, MetricSpec, Score
 
 if TYPE_CHECKING:
-    from workbench.analysis import ClipContext
-
-
-@dataclass(frozen=True)
-class Score:
-    """One metric reading: a number, or the reason there is none."""
-
-    value: float | None
-    reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.value is not None and not math.isfinite(self.value):
-            object.__setattr__(self, "reason", self.reason or "not a finite number")
-            object.__setattr__(self, "value", None)
-        if self.value is None and not self.reason:
-            object.__setattr__(self, "reason", "unscored")
-
-    @classmethod
-    def unscored(cls, reason: str, **details: Any) -> Score:
-        """A metric that could not measure this clip, with why."""
-        return cls(value=None, reason=reason, details=details)
-
-    @property
-    def scored(self) -> bool:
-        """True when the score carries a number."""
-        return self.value is not None
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """Metadata of one output metric (a leaderboard column)."""
-
-    name: str
-    unit: str
-    higher_is_better: bool | None
-    """None when neither direction is better (a signed offset: closer to 0 is better)."""
-    description: str
-    aggregate: Literal["median", "mean"] = "median"
-    best_at_zero: bool = False
-    """Signed metrics whose ideal value is 0; the leaderboard ranks them by |value|."""
-    resolution: float | None = None
-    """Step below which two models' values are a tie in the leaderboard rank: the accuracy the
-    metric is validated to (README, "Accuracy"). The rank compares ``floor(value / resolution)``."""
-
+    from workbench.metrics.context import ClipContext
 
 ClipFn = Callable[["ClipContext"], dict[str, Score]]
 FeatureFn = Callable[["ClipContext"], Any]
@@ -71,7 +34,10 @@ BatchFn = Callable[[Sequence[Any], Sequence["ClipContext"]], list[dict[str, Scor
 
 @dataclass(frozen=True)
 class Analyzer:
-    """A registered analysis producing one or more output metrics."""
+    """A registered analysis producing one or more output metrics.
+
+    A per-clip analyzer has ``fn``; a batch analyzer has ``features`` and ``batch``.
+    """
 
     name: str
     version: int
@@ -97,8 +63,8 @@ def register(analyzer: Analyzer) -> Analyzer:
     for m in analyzer.outputs:
         if m.name in taken:
             raise ValueError(f"metric {m.name!r} already registered by analyzer {taken[m.name]!r}")
-    if analyzer.fn is None and analyzer.batch is None:
-        raise ValueError(f"analyzer {analyzer.name!r} needs fn or batch")
+    if analyzer.fn is None and (analyzer.batch is None or analyzer.features is None):
+        raise ValueError(f"analyzer {analyzer.name!r} needs fn, or features and batch")
     _ANALYZERS[analyzer.name] = analyzer
     return analyzer
 
@@ -119,20 +85,20 @@ def analyzer(
     return deco
 
 
-def _load_builtin() -> None:
-    # Importing the package registers every built-in analyzer.
-    import workbench.metrics  # noqa: F401
-
-
 def list_analyzers() -> list[Analyzer]:
-    """Every registered analyzer, in registration order."""
-    _load_builtin()
-    return list(_ANALYZERS.values())
+    """Every registered analyzer: the built-in ones in :data:`BUILTIN` order, then the others as registered."""
+    order = {name: i for i, name in enumerate(BUILTIN)}
+    return sorted(_ANALYZERS.values(), key=lambda a: order.get(a.name, len(order)))
 
 
 def get_analyzer(name: str) -> Analyzer:
-    """The analyzer called ``name`` (or the one that outputs metric ``name``)."""
-    _load_builtin()
+    """The registered analyzer called ``name`` (or the one that outputs metric ``name``).
+
+    Raises
+    ------
+    KeyError
+        No registered analyzer has that name or outputs that metric.
+    """
     if name in _ANALYZERS:
         return _ANALYZERS[name]
     for a in _ANALYZERS.values():
@@ -142,5 +108,17 @@ def get_analyzer(name: str) -> Analyzer:
 
 
 def metric_specs() -> dict[str, MetricSpec]:
-    """Every output metric by name."""
-    return {m.name: m for a in list_analyzers() for m in a.outputs}
+    """Every known output metric by name: the built-in ones and any registered since."""
+    specs = {m.name: m for outs in BUILTIN.values() for m in outs}
+    specs.update({m.name: m for a in _ANALYZERS.values() for m in a.outputs})
+    return specs
+
+
+def known_names() -> dict[str, str]:
+    """Every name a config may list under ``metrics:``: analyzer and metric names -> analyzer name."""
+    names: dict[str, str] = {}
+    groups = {**{a: tuple(o) for a, o in BUILTIN.items()}, **{a.name: a.outputs for a in _ANALYZERS.values()}}
+    for an, outs in groups.items():
+        names[an] = an
+        names.update({m.name: an for m in outs})
+    return names

@@ -1,7 +1,7 @@
 """What a provider adapter is: submit, poll, download, capability check, cost estimate.
 
 Adapters only speak their protocol. Caching, retries, concurrency, budget, journaling and
-storing live once, in :mod:`workbench.run`.
+storing live once, in the runner (:mod:`workbench.generate`).
 """
 
 from __future__ import annotations
@@ -10,44 +10,23 @@ import abc
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
+from workbench._util import canonical_json, sha256_hex
+from workbench.errors import ErrorKind
 from workbench.prompt import TEMPLATE_VERSION, Prompt
-from workbench.store import canonical_json, sha256_hex
 
-#: Request fields that do not change the output and so stay out of the cache key.
+#: Params that do not change the output and so stay out of the cache key.
 NON_OUTPUT_FIELDS = frozenset(
     {"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url", "resend_lost"}
 )
-
-
-#: Failure kinds the runner retries (with backoff, honouring Retry-After).
-RETRYABLE_KINDS = frozenset({"rate_limit", "transient", "timeout"})
-
-
-class ProviderError(Exception):
-    """A provider call failed; ``kind`` classifies it for the runner.
-
-    Kinds: auth, quota, rate_limit, content_policy, safety_filtered, not_found (retired
-    model), expired (download link gone), invalid_request, timeout, transient, fatal,
-    lost_in_transit (an accepted, probably billed, synchronous call whose result never arrived:
-    never retried on its own, so it is not paid twice).
-    """
-
-    def __init__(self, kind: str, reason: str, *, retry_after: float | None = None, status: int | None = None) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.retry_after = retry_after
-        self.status = status
-
-    @property
-    def retryable(self) -> bool:
-        """Whether the runner should try the same call again."""
-        return self.kind in RETRYABLE_KINDS
+#: Version of the cache key itself. 2: the key covers the adapter's version and what it reads besides
+#: the text (the local renderer's structured prompt, the folder importer's file bytes); every binding
+#: made under format 1 misses once.
+REQUEST_KEY_FORMAT = 2
 
 
 @dataclass(frozen=True)
 class GenerationRequest:
-    """Everything that determines a generated clip."""
+    """Everything that determines a generated clip; :meth:`key` is the generation cache key."""
 
     provider: str
     prompt_id: str
@@ -60,11 +39,15 @@ class GenerationRequest:
     repeat: int = 0
     params: dict[str, Any] = field(default_factory=dict)
     provider_version: str = "1"
+    """The adapter's :attr:`Provider.version` (bumped when the adapter changes what it returns)."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """Hashes of what the adapter reads besides the text (:meth:`Provider.key_inputs`)."""
 
     def key(self) -> str:
-        """Cache key over the whole canonical request (minus non-output fields)."""
-        d = {k: v for k, v in self.__dict__.items() if k not in NON_OUTPUT_FIELDS}
+        """Cache key over the whole request (minus the params in :data:`NON_OUTPUT_FIELDS`)."""
+        d = dict(self.__dict__)
         d["params"] = {k: v for k, v in self.params.items() if k not in NON_OUTPUT_FIELDS}
+        d["key_format"] = REQUEST_KEY_FORMAT
         return sha256_hex(canonical_json(d).encode())[:32]
 
     def record(self) -> dict[str, Any]:
@@ -78,8 +61,8 @@ class JobStatus:
 
     state: Literal["pending", "done", "failed"]
     reason: str | None = None
-    kind: str | None = None
-    """Failure class: auth, quota, rate_limit, content_policy, safety_filtered, not_found, timeout, transient, fatal."""
+    kind: ErrorKind | None = None
+    """Failure class (see :data:`workbench.errors.ErrorKind`)."""
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -107,6 +90,17 @@ class Provider(abc.ABC):
     billed_when_lost: ClassVar[bool] = False
     #: Jobs this provider may run at once (the runner enforces it).
     max_concurrency: ClassVar[int] = 2
+    #: The adapter's version, part of the cache key: bump it whenever a change to the adapter changes
+    #: the clips it returns for the same request, so clips cached before are not reused.
+    version: ClassVar[str] = "1"
+
+    def key_inputs(self, prompt: Prompt) -> dict[str, str]:
+        """Hashes of what the clip depends on besides the request's text and params (part of the cache key).
+
+        Remote models receive only the canonical text, so by default nothing. An adapter that reads
+        more (the structured prompt, a file) returns a hash of it.
+        """
+        return {}
 
     def validate(self, request: GenerationRequest) -> list[str]:
         """Capability violations for this request (checked before anything is paid)."""

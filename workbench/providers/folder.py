@@ -10,8 +10,8 @@ one per repeat when a list is given::
 
 "Submitting" looks the clip up, "downloading" reads it. Nothing is paid and no network is
 used. The job id is the clip's path relative to the folder. A clip missing from the
-manifest fails its cell as ``not_found``. The cache key covers the params, not the file
-contents: after replacing a clip, change the manifest path (or ``params.version``).
+manifest fails its cell as ``not_found``. The cache key covers the file's contents: a clip
+replaced under the same name (downloaded again) is read again.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from workbench.errors import ConfigError
+from workbench._util import sha256_file
+from workbench.errors import ConfigError, ProviderError
 from workbench.prompt import Prompt, read_yaml
-from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider, ProviderError
+from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider
 
 
 class FolderProvider(Provider):
@@ -62,6 +63,14 @@ class FolderProvider(Provider):
                     raise ConfigError(f"clips.{pid}: {f} is outside the folder", path=str(self.manifest_path))
             self.clips[str(pid)] = files
         self.description = str(data.get("model") or f"clips from {self.root}")  # type: ignore[misc]
+
+    def key_inputs(self, prompt: Prompt) -> dict[str, str]:
+        """The SHA-256 of every file listed for the prompt (all repeats), so a replaced clip is read again."""
+        out = {}
+        for i, f in enumerate(self.clips.get(prompt.id, [])):
+            p = self.root / f
+            out[f"file{i}"] = sha256_file(p) if p.is_file() else "missing"
+        return out
 
     def _file(self, request: GenerationRequest) -> str:
         files = self.clips.get(request.prompt_id)

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
-from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import HttpProvider, ModelSpec, check_params, get_key, same_origin
 from workbench.providers.veo import GEMINI_BASE_URL, GEMINI_KEY_ENV, _b64, google_error
 

@@ -22,8 +22,8 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 
-from workbench.errors import ConfigError
-from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider, ProviderError
+from workbench.errors import ConfigError, ProviderError
+from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider
 
 #: Default cap on a downloaded clip (bytes).
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024

@@ -24,8 +24,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
-from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import HttpProvider, ModelSpec, body_json, check_params, http_error
 
 KLING_BASE_URL = "https://api-singapore.klingai.com"

@@ -20,8 +20,9 @@ from typing import Any, ClassVar
 
 import httpx
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
-from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import HttpProvider, ModelSpec, check_params, read_capped, transport_error
 
 LTX_URL = "https://api.ltx.video"

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
-from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import HttpProvider, ModelSpec, check_params, same_origin
 
 REPLICATE_URL = "https://api.replicate.com"

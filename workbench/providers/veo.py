@@ -29,8 +29,9 @@ from urllib.parse import quote
 
 import httpx
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
-from workbench.providers.base import GenerationRequest, JobStatus, ProviderError
+from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import (
     HttpProvider,
     ModelSpec,

@@ -33,7 +33,39 @@ import pyloudnorm
 from scipy import ndimage, signal
 
 from workbench.errors import ParameterError
-from workbench.metrics.basic import integrated_loudness
+
+#: Gating block of ITU-R BS.1770-4 (s): loudness needs at least one block of audio.
+BS1770_BLOCK_S = 0.4
+#: Below this integrated loudness a track is treated as silent.
+SILENCE_LUFS = -70.0
+
+
+def integrated_loudness(*, y: np.ndarray, sr: int) -> float:
+    """Integrated loudness in LUFS (ITU-R BS.1770-4: K-weighting, 400 ms blocks, gating).
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n,) or (n, channels)
+        Audio in [-1, 1].
+    sr : int
+        Sample rate in Hz.
+
+    Returns
+    -------
+    float
+        Loudness in LUFS; ``-inf`` for digital silence.
+
+    Notes
+    -----
+    Uses pyloudnorm's implementation of the BS.1770 meter (Steinmetz & Reiss, 2021).
+    """
+    if y.ndim not in (1, 2):
+        raise ParameterError(f"y must be 1-D or 2-D, got shape {y.shape}")
+    if len(y) < int(BS1770_BLOCK_S * sr):
+        raise ParameterError("BS.1770 needs at least 400 ms of audio")
+    meter = pyloudnorm.Meter(sr)
+    with np.errstate(divide="ignore"):
+        return float(meter.integrated_loudness(np.asarray(y, dtype=np.float64)))
 
 _TINY = 1e-20
 #: Lowest level reported, in dBFS (digital silence reads as this).
@@ -439,7 +471,7 @@ def speech_to_background(
     sbr = 10 * np.log10(max(s_val, _TINY) / max(b_mean, _TINY)) if s_val > 0 else min_ratio_db
     sbr = float(np.clip(sbr, min_ratio_db, max_ratio_db))
     seg = y[: n * hop].reshape(n, hop)[mask].ravel()
-    dialogue = integrated_loudness(y=seg, sr=sr) if len(seg) >= int(0.4 * sr) else None
+    dialogue = integrated_loudness(y=seg, sr=sr) if len(seg) >= int(BS1770_BLOCK_S * sr) else None
     if dialogue is not None and not np.isfinite(dialogue):
         dialogue = None
     return SpeechToBackground(

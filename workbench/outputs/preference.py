@@ -25,13 +25,9 @@ References
 
 from __future__ import annotations
 
-import fcntl
-import json
 import math
-import os
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -39,9 +35,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from workbench.metrics.registry import MetricSpec
+from workbench._util import append_jsonl, read_jsonl
+from workbench.metrics.spec import MetricSpec
+from workbench.rundir import RunDir, as_run
 
-VOTES_FILE = Path("preferences") / "votes.jsonl"
 TAGS = ("lips", "room", "foley", "voice", "music")
 """Reasons a creator may tick when choosing a clip."""
 
@@ -49,9 +46,9 @@ AbChoice = Literal["left", "right", "tie"]
 MuteChoice = Literal["own", "other", "unsure"]
 
 
-def votes_path(run_dir: str | Path) -> Path:
+def votes_path(run_dir: str | Path | RunDir) -> Path:
     """Where a run's votes are stored."""
-    return Path(run_dir) / VOTES_FILE
+    return as_run(run_dir).votes_path
 
 
 def append_vote(run_dir: str | Path, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,20 +62,7 @@ def append_vote(run_dir: str | Path, record: Mapping[str, Any]) -> dict[str, Any
     if record.get("kind") not in ("ab", "mute"):
         raise ValueError("a vote needs kind 'ab' or 'mute'")
     rec = {"v": 1, "id": secrets.token_hex(6), "t": datetime.now(UTC).isoformat(timespec="seconds"), **record}
-    path = votes_path(run_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = (json.dumps(rec, sort_keys=True, ensure_ascii=False) + "\n").encode()
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            line = b"\n" + line  # a line torn by a kill must not swallow this one
-        os.write(fd, line)
-        os.fsync(fd)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    append_jsonl(votes_path(run_dir), rec)
     return rec
 
 
@@ -137,32 +121,11 @@ def mute_vote(
 
 def load_votes(run_dir: str | Path, *, kind: str | None = None) -> list[dict[str, Any]]:
     """Every readable vote of a run (a line cut by a kill is skipped), optionally of one kind."""
-    path = votes_path(run_dir)
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(rec, dict) and (kind is None or rec.get("kind") == kind):
-            out.append(rec)
-    return out
+    votes = read_jsonl(votes_path(run_dir))
+    return [v for v in votes if kind is None or v.get("kind") == kind]
 
 
 # -- Bradley-Terry ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BTFit:
-    """A fitted Bradley-Terry model."""
-
-    models: tuple[str, ...]
-    strength: np.ndarray
-    """p_i, shape (n_models,), geometric mean 1."""
-    iterations: int
-    converged: bool
 
 
 def bradley_terry(
@@ -283,17 +246,6 @@ def mute_table(votes: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 # -- agreement with the automatic metrics -------------------------------------------------------
 
 
-def oriented(values: pd.Series, spec: MetricSpec | None) -> pd.Series | None:
-    """Values turned so that larger is better, or None when the metric has no direction."""
-    if spec is None:
-        return None
-    if spec.best_at_zero:
-        return -values.abs()
-    if spec.higher_is_better is None:
-        return None
-    return values if spec.higher_is_better else -values
-
-
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     """Spearman's rho (Pearson correlation of average ranks); NaN when undefined."""
     if len(x) < 3:
@@ -335,11 +287,11 @@ def agreement(
     rows = []
     for name, sub in scores[scores["value"].notna()].groupby("metric", sort=False):
         spec = specs.get(name)
-        per_clip = oriented(sub.set_index("sample_id")["value"].astype(float), spec)
+        per_clip = spec.oriented(sub.set_index("sample_id")["value"].astype(float)) if spec else None
         if per_clip is None:
             continue
         agg = "mean" if spec is not None and spec.aggregate == "mean" else "median"
-        per_model = oriented(sub.groupby("model")["value"].agg(agg).astype(float), spec)
+        per_model = spec.oriented(sub.groupby("model")["value"].agg(agg).astype(float))
         common = [m for m in bt.index if m in per_model.index]
         rho = _spearman(bt[common].to_numpy(), per_model[common].to_numpy()) if common else float("nan")
         agree = n = 0

@@ -9,19 +9,17 @@ later appears without change here.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from workbench.metrics.registry import Analyzer, MetricSpec, Score, metric_specs
-from workbench.store import atomic_write_bytes, atomic_write_json
-
-if TYPE_CHECKING:
-    from workbench.run import Sample
+from workbench._util import atomic_write_bytes, atomic_write_json
+from workbench.metrics.registry import Analyzer, metric_specs
+from workbench.metrics.spec import MetricSpec, Score
+from workbench.rundir import RunDir, Sample, as_run
 
 #: The creators' questions first (mute test, lips, room, foley, mix); every other metric follows.
 HEADLINE_METRICS = (
@@ -35,7 +33,7 @@ SCORE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _jsonable(x):
+def _jsonable(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return x.tolist()
     if isinstance(x, np.generic):
@@ -48,9 +46,13 @@ def _jsonable(x):
 
 
 def write_scores(
-    run_dir: Path, samples: Sequence[Sample], scores: Mapping[str, Mapping[str, Score]], analyzers: Sequence[Analyzer]
+    run_dir: Path | RunDir,
+    samples: Sequence[Sample],
+    scores: Mapping[str, Mapping[str, Score]],
+    analyzers: Sequence[Analyzer],
 ) -> pd.DataFrame:
     """Write ``scores.csv`` (long) and ``details/<sample_id>.json``; return the frame."""
+    run = as_run(run_dir)
     owner = {m.name: (a, m) for a in analyzers for m in a.outputs}
     rows = []
     for s in samples:
@@ -71,15 +73,10 @@ def write_scores(
             if sc.details:
                 details[name] = _jsonable(sc.details)
         if details:
-            atomic_write_json(run_dir / "details" / f"{s.sample_id}.json", details)
+            atomic_write_json(run.details_path(s.sample_id), details)
     df = pd.DataFrame(rows, columns=SCORE_COLUMNS)
-    atomic_write_bytes(run_dir / "scores.csv", df.to_csv(index=False).encode())
+    atomic_write_bytes(run.scores_path, df.to_csv(index=False).encode())
     return df
-
-
-def load_scores(run_dir: Path) -> pd.DataFrame:
-    """The run's long-format scores."""
-    return pd.read_csv(Path(run_dir) / "scores.csv", dtype={"reason": "string"})
 
 
 def _iqr(v: pd.Series) -> float:
@@ -92,13 +89,10 @@ def metric_rank(values: pd.Series, spec: MetricSpec) -> pd.Series:
     Signed metrics whose ideal is 0 rank by |value|; a metric with a ``resolution`` compares
     ``floor(value / resolution)``, so differences it cannot measure are ties.
     """
-    key = values.abs() if spec.best_at_zero else values
-    if spec.resolution:
-        key = np.floor(key / spec.resolution)
-    return key.rank(ascending=True if spec.best_at_zero else not spec.higher_is_better)
+    return spec.rank_key(values).rank(ascending=True)
 
 
-def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
+def leaderboard(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
     """Per-model table: each metric's aggregate, spread and n; failures, cost, latency, rank.
 
     ``rank`` is the mean, over metrics with a direction, of the model's rank on that metric
@@ -107,12 +101,10 @@ def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None)
     closer together than the metric can measure share a rank (e.g. lip offsets of 3 and 11 ms,
     both within one video frame).
     """
-    from workbench.run import load_samples
-
-    run_dir = Path(run_dir)
+    run = as_run(run_dir)
     specs = specs or metric_specs()
-    samples = pd.DataFrame([s.__dict__ for s in load_samples(run_dir)])
-    scores = load_scores(run_dir)
+    samples = pd.DataFrame([s.__dict__ for s in run.samples()])
+    scores = run.scores()
     models = list(dict.fromkeys(samples["model"]))
     lb = pd.DataFrame(index=pd.Index(models, name="model"))
     g = samples.groupby("model", sort=False)
@@ -131,7 +123,7 @@ def leaderboard(run_dir: Path, *, specs: Mapping[str, MetricSpec] | None = None)
         lb[name] = grp.agg(agg)
         lb[f"{name}_spread"] = grp.agg(_iqr)
         lb[f"{name}_n"] = grp.count().reindex(lb.index).fillna(0).astype(int)
-        if spec is not None and (spec.higher_is_better is not None or spec.best_at_zero):
+        if spec is not None and spec.has_direction:
             ranks.append(metric_rank(lb[name], spec))
     lb["rank"] = pd.concat(ranks, axis=1).mean(axis=1).round(2) if ranks else np.nan
     lb = lb.sort_values(["rank", "failed"], na_position="last")
@@ -146,12 +138,10 @@ def display_table(lb: pd.DataFrame, *, specs: Mapping[str, MetricSpec] | None = 
     metric_cols = [c for c in lb.columns if f"{c}_spread" in lb.columns]
     for c in metric_cols:
         spec = specs.get(c)
-        arrow = ""
-        if spec is not None:
-            arrow = " (→0)" if spec.best_at_zero else (" ↑" if spec.higher_is_better else (" ↓" if spec.higher_is_better is False else ""))
+        arrow = f" {spec.arrow}" if spec is not None and spec.arrow else ""
         unit = f" [{spec.unit}]" if spec is not None and spec.unit else ""
 
-        def fmt(row, c=c):
+        def fmt(row: pd.Series, c: str = c) -> str:
             v, s, n = row[c], row[f"{c}_spread"], row[f"{c}_n"]
             if pd.isna(v):
                 return "–"
@@ -163,7 +153,7 @@ def display_table(lb: pd.DataFrame, *, specs: Mapping[str, MetricSpec] | None = 
 
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table."""
-    def cell(x) -> str:
+    def cell(x: Any) -> str:
         if isinstance(x, float):
             return "–" if np.isnan(x) else f"{x:.4g}"
         return str(x).replace("|", "\\|")
@@ -174,35 +164,29 @@ def to_markdown(df: pd.DataFrame) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
-def write_leaderboard(run_dir: Path) -> pd.DataFrame:
+def write_leaderboard(run_dir: Path | RunDir) -> pd.DataFrame:
     """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.html``."""
-    run_dir = Path(run_dir)
-    lb = leaderboard(run_dir)
+    run = as_run(run_dir)
+    lb = leaderboard(run)
     disp = display_table(lb)
-    atomic_write_bytes(run_dir / "leaderboard.csv", lb.to_csv(index=False).encode())
-    atomic_write_bytes(run_dir / "leaderboard.md", to_markdown(disp).encode())
+    atomic_write_bytes(run.leaderboard_path("csv"), lb.to_csv(index=False).encode())
+    atomic_write_bytes(run.leaderboard_path("md"), to_markdown(disp).encode())
     html = disp.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
-    atomic_write_bytes(run_dir / "leaderboard.html", html.encode())
+    atomic_write_bytes(run.leaderboard_path("html"), html.encode())
     return lb
 
 
-def failures(run_dir: Path) -> pd.DataFrame:
+def failures(run_dir: Path | RunDir) -> pd.DataFrame:
     """Failed cells and unscored metrics with their reasons."""
-    from workbench.run import load_samples
-
+    run = as_run(run_dir)
     rows = [
         {"sample_id": s.sample_id, "model": s.model, "what": "generation", "reason": s.reason}
-        for s in load_samples(run_dir)
+        for s in run.samples()
         if s.status != "ok"
     ]
-    sc = load_scores(run_dir)
+    sc = run.scores()
     uns = sc[sc["value"].isna()]
     rows += [
         {"sample_id": r.sample_id, "model": r.model, "what": r.metric, "reason": r.reason} for r in uns.itertuples()
     ]
     return pd.DataFrame(rows, columns=["sample_id", "model", "what", "reason"])
-
-
-def run_summary(run_dir: Path) -> dict:
-    """The run's ``run.json``."""
-    return json.loads((Path(run_dir) / "run.json").read_text())

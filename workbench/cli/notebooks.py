@@ -17,7 +17,7 @@ from workbench.errors import ConfigError
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from workbench.batch import Batch, expand, load_schedule
-    from workbench.run import results_root
+    from workbench.rundir import results_root
 
     sch = load_schedule(args.schedule)
     if args.only:
@@ -47,16 +47,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from workbench.compare import compare_runs, to_text
-    from workbench.store import atomic_write_bytes
+    from workbench._util import atomic_write_bytes
+    from workbench.outputs.compare import compare_runs, to_text
 
-    for i, d in enumerate(args.run_dirs):
-        if not (Path(d) / "run.json").is_file():
-            raise ConfigError("not a run folder (no run.json)", path=d, key=f"RUN_DIR[{i}]")
-    try:
-        cmp = compare_runs(args.run_dirs, baseline=args.baseline)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    cmp = compare_runs(args.run_dirs, baseline=args.baseline)
     print(to_text(cmp, only_changes=args.changes_only))
     if args.csv:
         atomic_write_bytes(Path(args.csv), cmp.changes.to_csv(index=False).encode())

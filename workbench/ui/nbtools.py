@@ -50,24 +50,32 @@ def run_comparison_from_params(
     seed: int = 0,
     write_report: bool = True,
     results_dir: str = "",
-):
-    """Validate the parameters as a comparison config and run it (see :func:`workbench.run.run_comparison`).
+    executor: str = "auto",
+    scheduler: str = "",
+    workers: int | None = None,
+) -> Any:
+    """Validate the parameters as a comparison config and run it (see :func:`workbench.pipeline.run_comparison`).
 
-    Empty ``prompts``/``metrics`` mean every prompt of the suite / every default analyzer.
-    Returns the :class:`~workbench.run.RunResult`.
+    Empty ``prompts``/``metrics`` mean every prompt of the suite / every default analyzer;
+    ``executor``, ``scheduler`` and ``workers`` choose where analysis runs, as in a config.
+    Returns the :class:`~workbench.pipeline.RunResult`.
     """
     from workbench.config import parse_config
-    from workbench.run import new_run_dir, results_root, run_comparison
+    from workbench.pipeline import run_comparison
+    from workbench.rundir import RunDir, results_root
     from workbench.store import ClipStore
 
-    data: dict[str, Any] = {"name": name, "suite": suite, "providers": list(models), "repeats": repeats, "seed": seed}
+    data: dict[str, Any] = {
+        "name": name, "suite": suite, "providers": list(models), "repeats": repeats, "seed": seed,
+        "executor": executor, "scheduler": scheduler or None, "workers": workers,
+    }  # fmt: skip
     if prompts:
         data["prompts"] = list(prompts)
     if metrics:
         data["metrics"] = list(metrics)
     cfg = parse_config(data, source="<notebook parameters>")
     root = Path(results_dir) if results_dir else results_root()
-    run_dir = new_run_dir(cfg.name, root)
+    run_dir = RunDir.create(cfg.name, root).path
     return call_in_thread(
         run_comparison, cfg, run_dir=run_dir, store=ClipStore(root / "store"), quiet=True, report=write_report
     )

@@ -31,7 +31,6 @@ byte-identical (cache hits): their change can only come from the analysis.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -41,9 +40,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from workbench.leaderboard import load_scores
-from workbench.metrics.registry import MetricSpec, metric_specs
-from workbench.run import load_samples
+from workbench.errors import ConfigError
+from workbench.metrics.registry import metric_specs
+from workbench.metrics.spec import MetricSpec
+from workbench.rundir import RunDir, list_runs, results_root
 
 #: SE of a median (normal theory) per unit of IQR: 1.2533 / 1.349.
 C_MEDIAN = 0.929
@@ -119,29 +119,29 @@ def verdict(*, old: float, new: float, delta: float, noise: float, spec: MetricS
         return None, "too few clips"
     if not abs(delta) > noise:
         return False, "within noise"
-    if spec is None or (spec.higher_is_better is None and not spec.best_at_zero):
+    if spec is None or not spec.has_direction:
         return True, "changed"
-    good = abs(new) < abs(old) if spec.best_at_zero else (delta > 0) == bool(spec.higher_is_better)
+    good = spec.better(old, new) if spec.best_at_zero else spec.better(0.0, delta)
     return True, "better" if good else "worse"
 
 
-def _run_info(run_dir: Path) -> dict:
-    info = json.loads((run_dir / "run.json").read_text())
-    samples = load_samples(run_dir)
+def _run_info(run: RunDir) -> dict:
+    info = run.info()
+    samples = run.samples()
     return {
-        "run": run_dir.name,
-        "name": info.get("config", {}).get("name", ""),
-        "started": str(info.get("started", ""))[:19],
+        "run": run.name,
+        "name": info.name,
+        "started": info.started[:19],
         "models": len({s.model for s in samples}),
         "prompts": len({s.prompt_id for s in samples}),
         "clips": sum(s.status == "ok" for s in samples),
-        "template": info.get("template_version", ""),
-        "workbench": info.get("workbench_version", ""),
+        "template": info.template_version,
+        "workbench": info.workbench_version,
     }
 
 
 def compare_runs(
-    run_dirs: Sequence[str | Path],
+    run_dirs: Sequence[str | Path | RunDir],
     *,
     baseline: Literal["previous", "first"] = "previous",
     specs: Mapping[str, MetricSpec] | None = None,
@@ -150,25 +150,22 @@ def compare_runs(
 
     Raises
     ------
-    ValueError
-        With fewer than two runs, or when the runs share no model and prompt.
+    ConfigError
+        With fewer than two runs, a folder that is not a scored run, or runs that share no model and prompt.
     """
-    dirs = [Path(d) for d in run_dirs]
-    if len(dirs) < 2:
-        raise ValueError("compare needs at least two run folders")
-    for d in dirs:
-        if not (d / "run.json").is_file() or not (d / "scores.csv").is_file():
-            raise ValueError(f"{d}: not a finished run folder (run.json and scores.csv needed)")
+    if len(run_dirs) < 2:
+        raise ConfigError(f"compare needs at least two run folders, got {len(run_dirs)}", key="RUN_DIR")
+    dirs = [d if isinstance(d, RunDir) else RunDir.open(d, scored=True, key=f"RUN_DIR[{i}]") for i, d in enumerate(run_dirs)]
     specs = specs or metric_specs()
-    scores = [load_scores(d) for d in dirs]
-    ok = [pd.DataFrame([s.__dict__ for s in load_samples(d) if s.status == "ok"]) for d in dirs]
+    scores = [d.scores() for d in dirs]
+    ok = [pd.DataFrame([s.__dict__ for s in d.samples() if s.status == "ok"]) for d in dirs]
     model_sets = [set(o["model"]) if len(o) else set() for o in ok]
     prompt_sets = [set(o["prompt_id"]) if len(o) else set() for o in ok]
     models = sorted(set.intersection(*model_sets))
     prompts = sorted(set.intersection(*prompt_sets))
     dropped = sorted(set.union(*model_sets) - set(models)) + sorted(set.union(*prompt_sets) - set(prompts))
     if not models or not prompts:
-        raise ValueError("the runs share no model and prompt: nothing to compare")
+        raise ConfigError("the runs share no model and prompt: nothing to compare", key="RUN_DIR")
     rows = []
     pairs = [(i - 1 if baseline == "previous" else 0, i) for i in range(1, len(dirs))]
     for i, j in pairs:
@@ -225,7 +222,7 @@ def _change(
 
 def to_text(cmp: RunComparison, *, only_changes: bool = False) -> str:
     """A plain-text report for the terminal."""
-    from workbench.leaderboard import to_markdown
+    from workbench.outputs.leaderboard import to_markdown
 
     lines = [to_markdown(cmp.runs)]
     lines.append(
@@ -255,30 +252,36 @@ def to_text(cmp: RunComparison, *, only_changes: bool = False) -> str:
     return "\n".join(lines)
 
 
-def recent_runs(results_dir: str | Path | None = None, *, n: int = 2) -> list[Path]:
-    """The ``n`` newest finished run folders under ``<results>/runs``, oldest first."""
-    from workbench.run import results_root
+def recent_runs(results_dir: str | Path | None = None, *, n: int = 2) -> list[RunDir]:
+    """The ``n`` newest scored runs under ``<results>/runs``, oldest first.
 
+    Raises
+    ------
+    ConfigError
+        When there are fewer than ``n``, saying how to make another.
+    """
     root = Path(results_dir) if results_dir else results_root()
-    runs = sorted(p for p in (root / "runs").glob("*") if (p / "scores.csv").is_file())
+    runs = list_runs(root, scored=True)
     if len(runs) < n:
-        raise ValueError(f"need {n} finished runs under {root / 'runs'}, found {len(runs)}")
+        raise ConfigError(
+            f"need {n} scored runs under {root / 'runs'} to compare, found {len(runs)}: run another comparison "
+            "(e.g. `workbench run`, or the same with --repeats 2) and compare again",
+            key="run_dirs",
+        )
     return runs[-n:]
 
 
 def trend_figure(cmp: RunComparison, *, max_metrics: int = 12):
     """One panel per metric: each model's aggregate per run, with the noise band of each change."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     ch = cmp.changes
     metrics = list(dict.fromkeys(ch["metric"]))[:max_metrics]
     runs = list(cmp.runs["run"])
     ncol = min(3, max(1, len(metrics)))
     nrow = max(1, math.ceil(len(metrics) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.6 * nrow), squeeze=False, constrained_layout=True)
+    fig = Figure(figsize=(4.2 * ncol, 2.6 * nrow), layout="constrained")
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     x = np.arange(len(runs))
     for ax, metric in zip(axes.flat, metrics, strict=False):
         sub = ch[ch["metric"] == metric]

@@ -36,6 +36,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 from workbench.errors import ConfigError, WorkbenchError
+from workbench.metrics.registry import list_analyzers
 
 log = logging.getLogger(__name__)
 
@@ -160,10 +161,7 @@ def _fetched(url: str) -> Iterator[str]:
 
 def analyzer_modules() -> tuple[str, ...]:
     """Modules defining the analyzers registered in this process (for workers to import)."""
-    reg = sys.modules.get("workbench.metrics.registry")
-    if reg is None:
-        return ()
-    mods = {getattr(f, "__module__", None) for a in reg.list_analyzers() for f in (a.fn, a.features, a.batch) if f}
+    mods = {getattr(f, "__module__", None) for a in list_analyzers() for f in (a.fn, a.features, a.batch) if f}
     return tuple(sorted(m for m in mods if m and m not in ("__main__", "__mp_main__")))
 
 

@@ -16,9 +16,9 @@ import numpy as np
 from scipy.signal import oaconvolve
 
 from workbench.prompt import Prompt
-from workbench.synth import room, sounds
-from workbench.synth.speech import synthesize
-from workbench.synth.variants import (
+from workbench.providers.local.synth import room, sounds
+from workbench.providers.local.synth.speech import synthesize
+from workbench.providers.local.synth.variants import (
     DRY_ROOM_DRR_DB,
     DRY_ROOM_RT60_S,
     GENERIC_DRR_DB,

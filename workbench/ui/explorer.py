@@ -22,24 +22,16 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import pandas as pd
 
-from workbench.clipdetail import ClipDetail, fig_png
-from workbench.leaderboard import display_table, leaderboard, load_scores
 from workbench.metrics.registry import metric_specs
-from workbench.mutetest import muted_clip, swapped_clip
-from workbench.preference import TAGS, ab_vote, agreement, load_votes, mute_table, mute_vote, preference_table
-from workbench.report import ReportData
-from workbench.run import Sample, results_root
+from workbench.outputs.leaderboard import display_table, leaderboard
+from workbench.outputs.preference import TAGS, ab_vote, agreement, load_votes, mute_table, mute_vote, preference_table
+from workbench.report.data import ReportData
+from workbench.rundir import RunDir, Sample, list_runs, results_root
+from workbench.ui.clipdetail import ClipDetail, fig_png
+from workbench.ui.mutetest import muted_clip, swapped_clip
 
 CARD_WIDTH = "320px"
 MUTE_TAB = 1
-
-
-def list_runs(root: str | Path) -> list[Path]:
-    """Run folders under ``<root>/runs``, newest first."""
-    runs = Path(root) / "runs"
-    if not runs.is_dir():
-        return []
-    return sorted((p for p in runs.iterdir() if (p / "run.json").is_file()), key=lambda p: p.name, reverse=True)
 
 
 def _video(path: Path | None = None, *, width: str = CARD_WIDTH) -> widgets.Video:
@@ -102,12 +94,12 @@ class Explorer:
         self.mute: dict[str, Any] = {}
         self.mute_stage: str | None = None
 
-        runs = list_runs(self.root)
+        runs = [r.path for r in reversed(list_runs(self.root))]  # newest first
         first = runs[0] if runs else None
         if run_dir is not None:
             first = next((r for r in runs if r.resolve() == Path(run_dir).resolve()), None)
             if first is None:
-                first = Path(run_dir)
+                first = RunDir.open(run_dir, key="run_dir").path
                 runs.insert(0, first)
         self.run_select = widgets.Dropdown(
             description="run", options=[(p.name, str(p)) for p in runs], layout=widgets.Layout(width="480px")
@@ -258,7 +250,7 @@ class Explorer:
         det = self.detail(s.sample_id)
         if s.sample_id not in self._png:
             self._png[s.sample_id] = self._images(det)
-        video = _video(self.run_dir / s.clip)
+        video = _video(self.run_dir / str(s.clip))
         title = widgets.HTML(
             f"<b>{html.escape(s.model)}</b> · r{s.repeat}{'' if s.has_audio is not False else ' (no audio)'}"
         )
@@ -272,7 +264,7 @@ class Explorer:
 
     def _images(self, det: ClipDetail) -> list[bytes]:
         """The card's pictures: the run's spectrogram (drawn now if missing) and the evidence strip, if any."""
-        spec = self.run_dir / "figures" / f"spec_{det.sample_id}.png"
+        spec = RunDir(self.run_dir).figure_path("spec", det.sample_id)
         pngs = [spec.read_bytes() if spec.is_file() else fig_png(det.spectrogram_figure(), dpi=72)]
         ev = det.evidence_figure()
         if ev is not None:
@@ -493,7 +485,7 @@ class Explorer:
         return {
             "preference": preference_table(votes),
             "leaderboard": lb,
-            "agreement": agreement(votes, load_scores(self.run_dir), metric_specs()),
+            "agreement": agreement(votes, RunDir(self.run_dir).scores(), metric_specs()),
             "mute": mute_table(votes),
         }
 

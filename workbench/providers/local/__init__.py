@@ -1,7 +1,7 @@
 """Built-in local reference models: ``local/<variant>``, offline and deterministic.
 
 Each renders a structured prompt into a real MP4 (H.264 + AAC) with
-:func:`workbench.synth.render_clip`, with a documented defect per variant and the clip's
+:func:`workbench.providers.local.synth.render_clip`, with a documented defect per variant and the clip's
 ground truth recorded, so every metric can be checked against known answers.
 """
 
@@ -18,7 +18,7 @@ from workbench.providers.base import Capabilities, GenerationRequest, JobStatus,
 
 def _render(prompt_json: dict[str, Any], variant: str, seed: int) -> tuple[bytes, dict[str, Any]]:
     # Top-level so it can run in a worker process.
-    from workbench.synth import render_clip
+    from workbench.providers.local.synth.render import render_clip
 
     clip = render_clip(Prompt.model_validate(prompt_json), variant, seed=seed)
     return clip.data, clip.ground_truth
@@ -47,10 +47,12 @@ class LocalProvider(Provider):
 
     capabilities: ClassVar[Capabilities] = Capabilities(durations_s=(1.0, 30.0))
     resumable: ClassVar[bool] = False  # re-rendering is free and deterministic
+    #: Bump when a change to the renderer (``synth/``) changes the clips it renders.
+    version: ClassVar[str] = "1"
     max_concurrency: ClassVar[int] = os.cpu_count() or 1
 
     def __init__(self, variant: str) -> None:
-        from workbench.synth import VARIANTS
+        from workbench.providers.local.synth.variants import VARIANTS
 
         if variant not in VARIANTS:
             raise KeyError(variant)
@@ -58,6 +60,10 @@ class LocalProvider(Provider):
         self.id = f"local/{variant}"  # type: ignore[misc]
         self.description = VARIANTS[variant]  # type: ignore[misc]
         self._jobs: dict[str, asyncio.Future[tuple[bytes, dict[str, Any]]]] = {}
+
+    def key_inputs(self, prompt: Prompt) -> dict[str, str]:
+        """The renderer reads the whole structured prompt (foley kinds, rooms, and the title, which seeds its noise)."""
+        return {"prompt": prompt.content_hash()}
 
     async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
         loop = asyncio.get_running_loop()

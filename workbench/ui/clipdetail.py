@@ -16,26 +16,22 @@ from __future__ import annotations
 
 import html
 import io
-import json
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from workbench.errors import MediaError
-from workbench.leaderboard import load_scores
 from workbench.media import MediaInfo, load_audio, probe
-from workbench.metrics.registry import MetricSpec, metric_specs
-from workbench.plots import DIALOGUE_COLOR, FOLEY_COLOR, PLOT_SR, mark_prompt, spectrogram
+from workbench.metrics.registry import metric_specs
+from workbench.outputs.plots import DIALOGUE_COLOR, FOLEY_COLOR, PLOT_SR, clip_figure, mark_prompt, spectrogram
 from workbench.prompt import Prompt
-from workbench.run import Sample, load_samples
+from workbench.rundir import RunDir, Sample, as_run
 
 DETECTED_COLOR = "#1f6fd1"
 DECAY_COLOR = "#8e44ad"
@@ -43,16 +39,15 @@ DECAY_COLOR = "#8e44ad"
 BT1359_MS = (-45.0, 125.0)
 
 
-def fig_png(fig: plt.Figure, *, dpi: int = 80) -> bytes:
-    """A figure as PNG bytes (the figure is closed)."""
+def fig_png(fig: Figure, *, dpi: int = 80) -> bytes:
+    """A figure as PNG bytes."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
-    plt.close(fig)
     return buf.getvalue()
 
 
-def show(fig: plt.Figure | None, *, dpi: int = 90) -> None:
-    """Display a figure in a notebook as a PNG (works whatever the matplotlib backend) and close it."""
+def show(fig: Figure | None, *, dpi: int = 90) -> None:
+    """Display a figure in a notebook as a PNG (works whatever the matplotlib backend)."""
     if fig is None:
         return
     from IPython.display import Image, display
@@ -156,14 +151,6 @@ def mouth_signals(details: Mapping[str, Any]) -> tuple[str, float, np.ndarray, n
     return None
 
 
-def _direction(spec: MetricSpec | None) -> str:
-    if spec is None:
-        return ""
-    if spec.best_at_zero:
-        return "closer to 0 is better"
-    return {True: "higher is better", False: "lower is better"}.get(spec.higher_is_better, "no better direction")
-
-
 def _scalars(d: Mapping[str, Any], limit: int = 8) -> str:
     items = [f"{k}={v}" for k, v in d.items() if isinstance(v, str | int | float | bool)]
     more = len([v for v in d.values() if isinstance(v, list | dict)])
@@ -176,9 +163,10 @@ def _scalars(d: Mapping[str, Any], limit: int = 8) -> str:
 class ClipDetail:
     """One clip of a run folder: its sample record, prompt, scores, details and media."""
 
-    def __init__(self, run_dir: str | Path, sample_id: str = "") -> None:
-        self.run_dir = Path(run_dir)
-        samples = load_samples(self.run_dir)
+    def __init__(self, run_dir: str | Path | RunDir, sample_id: str = "") -> None:
+        self.run = as_run(run_dir)
+        self.run_dir = self.run.path
+        samples = self.run.samples()
         if not sample_id:
             ok = [s for s in samples if s.status == "ok"]
             if not ok:
@@ -188,13 +176,10 @@ class ClipDetail:
         if sample_id not in by_id:
             raise KeyError(f"no sample {sample_id!r} in run {self.run_dir.name}; known: {', '.join(by_id)}")
         self.sample: Sample = by_id[sample_id]
-        info = json.loads((self.run_dir / "run.json").read_text())
-        prompts = {p["id"]: p for p in info["suite"]["prompts"]}
-        pj = prompts.get(self.sample.prompt_id)
-        self.prompt: Prompt | None = Prompt.model_validate(pj) if pj else None
-        dpath = self.run_dir / "details" / f"{sample_id}.json"
-        self.details: dict[str, Any] = json.loads(dpath.read_text()) if dpath.is_file() else {}
-        sc = load_scores(self.run_dir) if (self.run_dir / "scores.csv").is_file() else pd.DataFrame()
+        prompts = {p.id: p for p in self.run.info().prompts()}
+        self.prompt: Prompt | None = prompts.get(self.sample.prompt_id)
+        self.details: dict[str, Any] = self.run.details(sample_id)
+        sc = self.run.scores() if self.run.is_scored else pd.DataFrame()
         self.scores = sc[sc["sample_id"] == sample_id].reset_index(drop=True) if len(sc) else sc
         self.specs = metric_specs()
 
@@ -205,7 +190,7 @@ class ClipDetail:
     @property
     def clip_path(self) -> Path | None:
         """The clip file, or None for a failed generation."""
-        return self.run_dir / self.sample.clip if self.sample.clip else None
+        return self.run.clip_path(self.sample)
 
     @cached_property
     def info(self) -> MediaInfo | None:
@@ -260,7 +245,7 @@ class ClipDetail:
             why = "" if pd.isna(r.reason) else str(r.reason)
             d = self.details.get(r.metric, {})
             rows.append({
-                "metric": r.metric, "value": value, "unit": "" if pd.isna(r.unit) else r.unit, "direction": _direction(spec),
+                "metric": r.metric, "value": value, "unit": "" if pd.isna(r.unit) else r.unit, "direction": spec.direction_text if spec else "",
                 "measures": spec.description if spec else "", "unscored because": why,
                 "evidence": _scalars(d) if isinstance(d, Mapping) else "",
             })  # fmt: skip
@@ -282,16 +267,17 @@ class ClipDetail:
 
     # -- figures ------------------------------------------------------------------------------
 
-    def _mark_detected(self, ax: plt.Axes) -> None:
+    def _mark_detected(self, ax: Axes) -> None:
         got = foley_rows(self.details)
         if got is None:
             return
         for t in got[1]["detected_s"].dropna():
             ax.axvline(float(t), color=DETECTED_COLOR, ls="-", lw=1.4, alpha=0.9)
 
-    def timeline_figure(self) -> plt.Figure:
+    def timeline_figure(self) -> Figure:
         """Waveform and spectrogram with prompted dialogue/foley times, detected foley and decays."""
-        fig, (a0, a1) = plt.subplots(2, 1, figsize=(9, 4.2), sharex=True, height_ratios=[1, 2], constrained_layout=True)
+        fig = Figure(figsize=(9, 4.2), layout="constrained")
+        a0, a1 = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2])
         y, sr = self.audio, PLOT_SR
         if len(y):
             t = np.arange(len(y)) / sr
@@ -316,7 +302,7 @@ class ClipDetail:
         fig.suptitle(f"{self.sample.model} · {self.sample.prompt_id}", fontsize=10)
         return fig
 
-    def mouth_figure(self) -> plt.Figure | None:
+    def mouth_figure(self) -> Figure | None:
         """Mouth opening against the speech envelope, both z-scored (None when not stored)."""
         got = mouth_signals(self.details)
         if got is None:
@@ -328,7 +314,8 @@ class ClipDetail:
             sd = np.nanstd(x)
             return (x - np.nanmean(x)) / sd if sd > 0 else x * 0
 
-        fig, ax = plt.subplots(figsize=(9, 2.4), constrained_layout=True)
+        fig = Figure(figsize=(9, 2.4), layout="constrained")
+        ax = fig.subplots()
         ax.plot(t, z(m), color="#d35400", lw=1, label="mouth opening")
         ax.plot(t, z(s), color=DIALOGUE_COLOR, lw=1, label="speech envelope")
         mark_prompt(ax, self.prompt)
@@ -338,13 +325,14 @@ class ClipDetail:
         ax.set_title(f"mouth vs speech ({metric})", fontsize=9)
         return fig
 
-    def offsets_figure(self) -> plt.Figure | None:
+    def offsets_figure(self) -> Figure | None:
         """Windowed lip offsets with the drift line and the BT.1359 window (None without windows)."""
         got = lip_windows(self.details)
         if got is None:
             return None
         metric, w = got
-        fig, ax = plt.subplots(figsize=(9, 2.6), constrained_layout=True)
+        fig = Figure(figsize=(9, 2.6), layout="constrained")
+        ax = fig.subplots()
         ax.axhspan(*BT1359_MS, color="#2ecc71", alpha=0.12, lw=0, label="ITU-R BT.1359 window")
         ax.axhline(0, color="#888", lw=0.8)
         conf = w["confidence"].fillna(0).clip(lower=0).to_numpy()
@@ -386,13 +374,14 @@ class ClipDetail:
         label = "drift line" if drift is not None else "offset (no drift fit)"
         return off, drift or 0.0, float(np.median(w["t"])), label
 
-    def decay_figure(self) -> plt.Figure | None:
+    def decay_figure(self) -> Figure | None:
         """Level envelope with the free decays, and per-decay RT60 against the prompt's space."""
         got = decay_rows(self.details)
         if got is None:
             return None
         metric, dec = got
-        fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 2.6), width_ratios=[3, 1], constrained_layout=True)
+        fig = Figure(figsize=(9, 2.6), layout="constrained")
+        a0, a1 = fig.subplots(1, 2, width_ratios=[3, 1])
         y, sr = self.audio, PLOT_SR
         if len(y):
             hop = sr // 100
@@ -417,9 +406,8 @@ class ClipDetail:
         a1.legend(fontsize=6, loc="best")
         return fig
 
-    def spectrogram_figure(self) -> plt.Figure:
+    def spectrogram_figure(self) -> Figure:
         """The clip's spectrogram with the prompt's times (as the run's ``figures/spec_*.png``)."""
-        from workbench.plots import clip_figure
 
         s = self.sample
         return clip_figure(
@@ -429,7 +417,7 @@ class ClipDetail:
             prompt=self.prompt,
         )
 
-    def evidence_figure(self) -> plt.Figure | None:
+    def evidence_figure(self) -> Figure | None:
         """The explorer's evidence strip: lip offset over time, foley offsets on the timeline, RT60 vs the space.
 
         One row per kind of evidence the clip has; None when it has none.
@@ -438,9 +426,8 @@ class ClipDetail:
         rows = [k for k, have in (("lips", lips), ("foley", foley), ("rt60", rt)) if have is not None]
         if not rows:
             return None
-        fig, axes = plt.subplots(
-            len(rows), 1, figsize=(4.2, 0.95 * len(rows) + 0.35), squeeze=False, constrained_layout=True
-        )
+        fig = Figure(figsize=(4.2, 0.95 * len(rows) + 0.35), layout="constrained")
+        axes = fig.subplots(len(rows), 1, squeeze=False)
         dur = (self.info.duration_s if self.info else 0) or (self.prompt.duration_s if self.prompt else 1.0)
         for ax, kind in zip(axes[:, 0], rows, strict=True):
             ax.tick_params(labelsize=6)

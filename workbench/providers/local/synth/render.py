@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.prompt import Prompt
-from workbench.synth import face, scene
-from workbench.synth.encode import encode_mp4
-from workbench.synth.mix import SR, render_audio, to_audio_time, voiced_intervals
-from workbench.synth.sounds import foley_kind
-from workbench.synth.variants import VARIANTS, VariantParams, variant_params
+from workbench.providers.local.synth import face, scene
+from workbench.providers.local.synth.encode import encode_mp4
+from workbench.providers.local.synth.mix import SR, render_audio, to_audio_time, voiced_intervals
+from workbench.providers.local.synth.sounds import foley_kind
+from workbench.providers.local.synth.variants import VARIANTS, VariantParams, variant_params
 
 FPS = 25
 #: The mouth runs ahead of the voice by this much, as real speakers' mouths do (mouth-leads-voice,
@@ -122,7 +122,7 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
     variant : str
         A key of :data:`VARIANTS`.
     seed : int
-        Varies the noise and, for ``dubbed``/``drift``, the offset/rate (see :mod:`workbench.synth.variants`).
+        Varies the noise and, for ``dubbed``/``drift``, the offset/rate (see :mod:`workbench.providers.local.synth.variants`).
 
     Returns
     -------

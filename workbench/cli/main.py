@@ -12,12 +12,18 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from workbench.errors import ConfigError, WorkbenchError
 
+if TYPE_CHECKING:
+    from workbench.config import ComparisonConfig
 
-def _load_cfg(args: argparse.Namespace):
+
+def _load_cfg(args: argparse.Namespace) -> ComparisonConfig:
+    """The config from the file (or the built-in default) with the command line's overrides, fully checked."""
     from workbench.config import default_config, load_config
+    from workbench.validate import check_config
 
     overrides = {}
     if args.models:
@@ -27,44 +33,38 @@ def _load_cfg(args: argparse.Namespace):
     if args.repeats:
         overrides["repeats"] = args.repeats
     if args.config is None:
-        return default_config(**overrides)
-    cfg = load_config(args.config)
-    if overrides:
+        cfg = default_config(**overrides)
+    elif overrides:
         from workbench.config import parse_config
         from workbench.prompt import read_yaml
 
         data = read_yaml(args.config)
-        data.update(overrides)
-        cfg = parse_config(data, source=str(args.config))
+        if not isinstance(data, dict):
+            raise ConfigError("a comparison config must be a mapping", path=str(args.config))
+        cfg = parse_config({**data, **overrides}, source=str(args.config))
+    else:
+        cfg = load_config(args.config)
+    check_config(cfg)
     return cfg
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.leaderboard import display_table, leaderboard, to_markdown
-    from workbench.run import run_comparison
+    from workbench.outputs.leaderboard import display_table, leaderboard, to_markdown
+    from workbench.pipeline import run_comparison
+    from workbench.rundir import RunDir
 
     cfg = _load_cfg(args)
-    run_dir = Path(args.resume) if args.resume else None
-    if run_dir is not None and not (run_dir / "run.json").is_file():
-        raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
+    run = RunDir.open(args.resume, key="--resume") if args.resume else None
+    if args.executor or args.scheduler:
+        cfg = cfg.model_copy(
+            update={"executor": args.executor or "dask", "scheduler": args.scheduler or cfg.scheduler}
+        )
     n_models = len(cfg.providers)
     print(f"workbench: {cfg.name}: {n_models} models, suite {cfg.suite}, {cfg.repeats} repeat(s)", file=sys.stderr)
-    from workbench.executor import make_executor
-
-    n_clips = len(cfg.providers) * cfg.repeats * 100  # upper bound; "auto" only needs "more than a few"
-    executor = make_executor(
-        args.executor or ("dask" if args.scheduler else cfg.executor),
-        workers=args.jobs or cfg.workers,
-        n_tasks=n_clips,
-        scheduler=args.scheduler or cfg.scheduler,
-    )
-    try:
-        res = run_comparison(
-            cfg, run_dir=run_dir, jobs=args.jobs, quiet=args.quiet, report=False if args.no_report else None,
-            executor=executor,
-        )  # fmt: skip
-    finally:
-        executor.close()
+    res = run_comparison(
+        cfg, run_dir=run.path if run else None, jobs=args.jobs, quiet=args.quiet,
+        report=False if args.no_report else None,
+    )  # fmt: skip
     st = res.stats
     print(to_markdown(display_table(leaderboard(res.run_dir))))
     if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
@@ -72,8 +72,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         print(f"Generated {st['generated']} clips, {st['cache_hits']} cache hits, {st['failed']} failed.")
     print(f"Run folder: {res.run_dir}")
-    for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.html", "scores.csv"):
-        print(f"  {name}: {res.run_dir / name}")
+    out = RunDir(res.run_dir)
+    for path in (out.leaderboard_path("csv"), out.leaderboard_path("md"), out.leaderboard_path("html"), out.scores_path):
+        print(f"  {path.name}: {path}")
     if res.report is not None:
         print(f"Report: {res.report}")
     elif "report_error" in st:
@@ -83,14 +84,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from workbench.analysis import (
-        ClipContext,
-        analyze_batch,
-        analyze_clip,
-        batch_features,
-        check_clip,
-        select_analyzers,
-    )
+    from workbench.analysis.engine import analyze_clips, check_clip, select_analyzers
+    from workbench.metrics.context import ClipContext
     from workbench.prompt import resolve_suite
 
     prompt = None
@@ -99,16 +94,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise ConfigError("--prompt needs --suite (a suite file or 'builtin')", key="--prompt")
         prompt = resolve_suite(args.suite).get(args.prompt)
     analyzers = select_analyzers(args.metrics or None)
-    ctxs = [ClipContext(path=Path(c), prompt=prompt) for c in args.clips]
-    per_clip = [analyze_clip(ctx, analyzers) for ctx in ctxs]
-    feats = [batch_features(ctx, analyzers) for ctx in ctxs]
-    for scores, extra in zip(per_clip, analyze_batch(ctxs, feats, analyzers), strict=True):
-        scores.update(extra)
+    per_clip = analyze_clips(args.clips, prompt, analyzers)
     out = []
-    for ctx, scores in zip(ctxs, per_clip, strict=True):
-        bad = check_clip(ctx)
-        entry = {
-            "clip": str(ctx.path),
+    for clip, scores in zip(args.clips, per_clip, strict=True):
+        bad = check_clip(ClipContext(path=Path(clip)))
+        entry: dict[str, Any] = {
+            "clip": str(clip),
             "metrics": {k: v.value for k, v in scores.items() if v.value is not None},
             "unscored": {k: v.reason for k, v in scores.items() if v.value is None},
         }
@@ -132,10 +123,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from workbench.config import load_config, load_config_suite
     from workbench.prompt import load_suite, read_yaml
+    from workbench.validate import check_config
 
     data = read_yaml(args.file)
     if isinstance(data, dict) and "providers" in data:
         cfg = load_config(args.file)
+        check_config(cfg)
         suite = load_config_suite(cfg)
         print(f"{args.file}: OK: comparison {cfg.name!r}, {len(suite.prompts)} prompts x {len(cfg.providers)} models")
     else:
@@ -158,7 +151,7 @@ def cmd_prompts(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from workbench.providers import catalogue
+    from workbench.providers.registry import catalogue
 
     rows = catalogue()
     w = max(len(m.id) for m in rows)
@@ -172,8 +165,9 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from workbench.providers import get_provider
-    from workbench.run import plan_cells, results_root
+    from workbench.generate import plan_cells
+    from workbench.providers.registry import get_provider
+    from workbench.rundir import results_root
     from workbench.store import ClipStore
 
     cfg = _load_cfg(args)
@@ -199,18 +193,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from workbench.leaderboard import write_leaderboard
-    from workbench.report import render_report
+    from workbench.outputs.leaderboard import write_leaderboard
+    from workbench.report.render import bundle_report, render_report
+    from workbench.rundir import RunDir
 
-    run_dir = Path(args.run_dir)
-    if not (run_dir / "run.json").is_file():
-        raise ConfigError("not a run folder (no run.json)", path=str(run_dir))
-    write_leaderboard(run_dir)
-    print(f"Report: {render_report(run_dir)}")
+    run = RunDir.open(args.run_dir, scored=True, key="RUN_DIR")
+    write_leaderboard(run)
+    print(f"Report: {render_report(run)}")
     if args.zip:
-        from workbench.report import bundle_report
-
-        print(f"Bundle to send: {bundle_report(run_dir)}")
+        print(f"Bundle to send: {bundle_report(run)}")
     return 0
 
 
@@ -269,9 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zip", action="store_true", help="also zip report.html with its assets/ to send it")
     p.set_defaults(fn=cmd_report)
 
-    from workbench import cli_notebooks
+    from workbench.cli import notebooks
 
-    cli_notebooks.add_commands(sub)  # batch, compare: papermill schedules and run-over-run
+    notebooks.add_commands(sub)  # batch, compare: papermill schedules and run-over-run
     return ap
 
 
@@ -281,10 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.fn(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except WorkbenchError as exc:
+    except WorkbenchError as exc:  # a config, suite or prerequisite is wrong: nothing ran
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,0 +1,251 @@
+"""Generation: prompts x models x repeats -> clips in the store, one recorded :class:`Sample` per cell.
+
+Generation is async (one task per cell, a semaphore per provider). Before polling, every
+submitted job id is appended to the run's journal (flushed and fsynced), so a run restarted
+with ``--resume`` polls the same jobs instead of submitting again. A generation is keyed by
+its whole request (:meth:`GenerationRequest.key`): a cache hit generates nothing. A failed
+cell is recorded with its reason and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from workbench._util import link_or_copy, progress, slug
+from workbench.config import ComparisonConfig, load_config_suite
+from workbench.errors import MediaError, ProviderError
+from workbench.media import probe
+from workbench.prompt import TEMPLATE_VERSION, Prompt, PromptSuite
+from workbench.providers.base import GenerationRequest, Provider
+from workbench.providers.registry import get_provider
+from workbench.rundir import Journal, RunDir, Sample
+from workbench.store import ClipStore
+from workbench.version import __version__
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Cell:
+    """A planned generation."""
+
+    prompt: Prompt
+    provider_id: str
+    model: str
+    repeat: int
+    request: GenerationRequest
+
+    @property
+    def sample_id(self) -> str:
+        """``<prompt>__<model slug>__r<repeat>``: the cell's name in the run folder."""
+        return f"{self.prompt.id}__{slug(self.model)}__r{self.repeat}"
+
+
+
+
+def plan_cells(cfg: ComparisonConfig, suite: PromptSuite | None = None) -> list[Cell]:
+    """Every (prompt, model, repeat) cell of a comparison, with its canonical request.
+
+    ``suite`` is the config's suite, already loaded (loaded from the config when None).
+    """
+    suite = suite if suite is not None else load_config_suite(cfg)
+    adapters = {entry.name: get_provider(entry.id, entry.params) for entry in cfg.providers}
+    cells = []
+    for prompt in suite.prompts:
+        text = prompt.canonical_text()
+        for entry in cfg.providers:
+            adapter = adapters[entry.name]
+            inputs = adapter.key_inputs(prompt)
+            for r in range(cfg.repeats):
+                req = GenerationRequest(
+                    provider=entry.id,
+                    prompt_id=prompt.id,
+                    text=text,
+                    template_version=TEMPLATE_VERSION,
+                    duration_s=prompt.duration_s,
+                    aspect_ratio=prompt.aspect_ratio,
+                    seed=cfg.seed + r,
+                    repeat=r,
+                    params=dict(entry.params),
+                    provider_version=adapter.version,
+                    inputs=inputs,
+                )
+                cells.append(Cell(prompt, entry.id, entry.name, r, req))
+    return cells
+
+
+class Generator:
+    """Runs the generation phase of one run."""
+
+    def __init__(self, cfg: ComparisonConfig, store: ClipStore, run: RunDir, *, quiet: bool) -> None:
+        self.cfg = cfg
+        self.store = store
+        self.run = run
+        self.journal: Journal = run.journal
+        self.pending = self.journal.pending_jobs()
+        self.quiet = quiet
+        self.spent = 0.0
+        self.providers: dict[str, Provider] = {}
+        self.sems: dict[str, asyncio.Semaphore] = {}
+        self.submitted: set[str] = set()
+
+    def provider(self, cell: Cell) -> Provider:
+        """One adapter per config entry; one semaphore per provider id (its concurrency limit)."""
+        if cell.model not in self.providers:
+            self.providers[cell.model] = prov = get_provider(cell.provider_id, cell.request.params)
+            self.sems.setdefault(cell.provider_id, asyncio.Semaphore(max(1, prov.max_concurrency)))
+        return self.providers[cell.model]
+
+    async def call(self, fn: Callable[..., Awaitable[T]], *args: Any, also_retry: frozenset[str] = frozenset()) -> T:
+        """Call an adapter method, retrying retryable failures with exponential backoff.
+
+        ``Retry-After`` from the provider wins over the computed delay; ``max_retries: 0``
+        disables retries. ``also_retry`` adds failure kinds retried for this call.
+        """
+        attempt = 0
+        while True:
+            try:
+                return await fn(*args)
+            except ProviderError as exc:
+                if not (exc.retryable or exc.kind in also_retry) or attempt >= self.cfg.max_retries:
+                    raise
+                delay = exc.retry_after if exc.retry_after is not None else self.cfg.backoff_s * 2**attempt
+                attempt += 1
+                log.info("retry %d/%d after %.1fs: %s", attempt, self.cfg.max_retries, delay, exc.reason)
+                await asyncio.sleep(min(delay, self.cfg.max_backoff_s))
+
+    def _link_clip(self, sample: Sample, src: Path) -> None:
+        dst = self.run.clip_link(sample.sample_id, src.suffix)
+        link_or_copy(src, dst)
+        sample.clip = dst.relative_to(self.run.path).as_posix()
+
+    async def cell(self, cell: Cell, bar: Any) -> Sample:
+        key = cell.request.key()
+        s = Sample(cell.sample_id, cell.prompt.id, cell.model, cell.provider_id, cell.repeat, key)
+        try:
+            hit = self.store.lookup(key)
+            if hit is not None:
+                clip, rec = hit
+                s.status, s.cache_hit, s.clip_sha256 = "ok", True, clip.sha256
+                s.latency_s, s.cost_usd, s.has_audio = rec.get("latency_s"), 0.0, rec.get("has_audio")
+                self._link_clip(s, clip.path)
+                return s
+            await self._generate(cell, s)
+        except ProviderError as exc:
+            s.status, s.reason, s.kind = "failed", exc.reason, exc.kind
+            if s.request_key in self.submitted:
+                self.journal.append(event="failed", key=s.request_key, reason=exc.reason, kind=exc.kind)
+        except Exception as exc:  # one cell never stops the run
+            s.status, s.reason, s.kind = "failed", f"{type(exc).__name__}: {exc}", "fatal"
+            log.debug("cell %s failed", s.sample_id, exc_info=True)
+        finally:
+            bar.update(1)
+            bar.set_postfix_str(f"{s.sample_id[:40]} {s.status}", refresh=False)
+        return s
+
+    async def _generate(self, cell: Cell, s: Sample) -> None:
+        prov = self.provider(cell)
+        req = cell.request
+        s.notes = prov.validate(req)
+        async with self.sems[cell.provider_id]:
+            t0 = time.monotonic()
+            prior = self.pending.get(s.request_key)
+            resend_lost = bool(req.params.get("resend_lost"))
+            if prior is not None and prov.billed_when_lost and not resend_lost:
+                # A synchronous call was in flight when the run stopped: it may have been billed and its
+                # result died with that process. Sending it again would pay twice.
+                s.status, s.kind = "failed", "lost_in_transit"
+                s.reason = (
+                    "the synchronous call was in flight when the previous run stopped; it may have been billed "
+                    "and its result cannot be fetched again, so it is not sent again (a new run, or "
+                    "params.resend_lost: true, generates it again)"
+                )
+                self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind=s.kind)
+                return
+            if prior is not None and prov.resumable and "job_id" in prior:
+                job_id = prior["job_id"]
+            else:
+                cost = prov.estimate_cost(req)
+                if self.cfg.budget_usd is not None and self.spent + cost > self.cfg.budget_usd:
+                    s.status, s.kind = "failed", "budget"
+                    s.reason = f"budget ${self.cfg.budget_usd:.2f} would be exceeded (spent ${self.spent:.2f}, next ${cost:.2f})"
+                    return
+                self.spent += cost
+                s.cost_usd = cost
+                if prov.billed_when_lost:
+                    # no job id comes back before the (billed) result: journal the attempt itself
+                    self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
+                    self.submitted.add(s.request_key)
+                retry_lost = frozenset({"lost_in_transit"}) if resend_lost else frozenset()
+                job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
+                self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
+            self.submitted.add(s.request_key)
+            deadline = t0 + self.cfg.timeout_s
+            while True:
+                st = await self.call(prov.poll, job_id)
+                if st.state == "done":
+                    break
+                if st.state == "failed":
+                    s.status, s.reason, s.kind = "failed", st.reason, st.kind
+                    self.journal.append(event="failed", key=s.request_key, reason=st.reason, kind=st.kind)
+                    return
+                if time.monotonic() > deadline:
+                    s.status, s.kind = "failed", "timeout"
+                    s.reason = f"job {job_id} not finished after {self.cfg.timeout_s:g}s (still journaled)"
+                    return
+                await asyncio.sleep(self.cfg.poll_interval_s if prov.resumable else 0)
+            data = await self.call(prov.download, job_id)
+            s.latency_s = round(time.monotonic() - t0, 3)
+        await self._store(cell, s, prov, job_id, data)
+
+    async def _store(self, cell: Cell, s: Sample, prov: Provider, job_id: str, data: bytes) -> None:
+        record = {
+            "provider": cell.provider_id,
+            "model": cell.model,
+            "prompt_id": cell.prompt.id,
+            "canonical_text": cell.request.text,
+            "template_version": cell.request.template_version,
+            "request": cell.request.record(),
+            "job_id": job_id,
+            "latency_s": s.latency_s,
+            "cost_usd": s.cost_usd,
+            "created": datetime.now(UTC).isoformat(),
+            "workbench_version": __version__,
+            "ground_truth": prov.ground_truth(job_id),
+        }
+        clip = self.store.put(data, ext="mp4", provenance=record)
+        try:
+            info = probe(clip.path)
+        except MediaError as exc:
+            s.status, s.kind, s.reason = "failed", "corrupt", f"downloaded file is not valid media: {exc}"
+            self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind="corrupt")
+            return
+        if not info.has_video:
+            s.status, s.kind, s.reason = "failed", "no_video", "downloaded file has no video stream"
+            self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind="no_video")
+            return
+        s.has_audio = info.has_audio
+        if not info.has_audio:
+            s.reason = "no audio"
+        self.store.bind(s.request_key, clip, {**record, "has_audio": info.has_audio})
+        self.journal.append(event="done", key=s.request_key, clip_sha256=clip.sha256)
+        s.status, s.clip_sha256 = "ok", clip.sha256
+        self._link_clip(s, clip.path)
+
+    async def generate(self, cells: Sequence[Cell]) -> list[Sample]:
+        """Every cell's sample (cache hits, new clips, recorded failures), in the cells' order."""
+        with progress(len(cells), "generate", self.quiet) as bar:
+            try:
+                return list(await asyncio.gather(*(self.cell(c, bar) for c in cells)))
+            finally:
+                for p in self.providers.values():
+                    await p.aclose()
