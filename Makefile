@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install demo test browser lint validate-metrics bench clean
+.PHONY: install demo test test-fast browser lint validate-metrics bench clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,8 +18,11 @@ install: $(STAMP)
 demo: $(STAMP)  ## the main job: built-in suite x local reference models -> leaderboard + HTML report
 	$(BIN)/workbench run
 
-test: $(STAMP) browser  ## the whole test suite
+test: $(STAMP) browser  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)  ## the edit loop: every test not marked slow
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # The report test drives Debian's chromium (never a downloaded browser). Installed when missing and
 # possible (root with apt-get); otherwise that one test skips and says why.
@@ -28,8 +31,14 @@ browser:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium not installed: the browser test will skip"; }
 
+#: Type-checked core: what every layer relies on (the UI, providers and front ends are checked by tests).
+MYPY_CORE := workbench/errors.py workbench/_util.py workbench/version.py workbench/prompt.py workbench/config.py \
+	workbench/store.py workbench/rundir.py workbench/metrics workbench/analysis/engine.py workbench/generate.py \
+	workbench/validate.py workbench/pipeline.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks
+	$(BIN)/mypy $(MYPY_CORE)
 
 validate-metrics: $(STAMP)  ## metric accuracy against ground truth (prints tables; not a test)
 	$(BIN)/python benchmarks/validate_acoustic.py --seeds 3

@@ -34,6 +34,7 @@ def test_plan_shows_matrix_and_cost(tmp_path, capsys, monkeypatch):
     assert "1 prompts x 2 models x 1 repeats = 2 clips" in out and "to generate: 2" in out
 
 
+@pytest.mark.slow
 def test_analyze_gives_one_line_reason_per_bad_clip(tmp_path, capsys):
     good = tmp_path / "good.mp4"
     good.write_bytes(make_mp4(duration_s=2.0, clicks_at=(0.5, 1.2)))

@@ -65,22 +65,45 @@ def test_notebook_has_a_parameters_cell_papermill_can_read(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
-def test_clip_view_reads_the_evidence_and_names_what_is_missing(local_run, nb):
-    DETAIL_SAMPLE = nb.DETAIL_SAMPLE
-    with_ev = ClipDetail(local_run, DETAIL_SAMPLE)
-    assert len(with_ev.offsets_figure().axes[0].collections) >= 1  # the window dots
-    off, slope, t_ref, label = with_ev.drift_line()
-    assert (off, slope, t_ref, label) == (195.0, 20.0, 2.25, "line fit")
-    assert with_ev.mouth_figure() is not None and with_ev.decay_figure() is not None
-    assert with_ev.foley_frame()["offset_ms"].tolist() == [180.0]
-    assert with_ev.evidence_figure() is not None
-    facts = dict(with_ev.facts_frame().values.tolist())
+def test_clip_view_reads_the_evidence_the_analyzers_wrote_and_names_what_is_missing(local_run, nb):
+    speech = ClipDetail(local_run, nb.DETAIL_SAMPLE)  # local/dubbed speaking: lip windows, signals, decays
+    assert len(speech.offsets_figure().axes[0].collections) >= 1  # the window dots
+    lip = speech.details["lip_offset_ms"]
+    assert speech.drift_line() == (lip["line_offset_ms"], lip["line_slope_ms_per_s"], lip["line_t_ref_s"], "line fit")
+    assert speech.mouth_figure() is not None and speech.decay_figure() is not None
+    assert speech.foley_frame() is None  # the prompt names no foley event
+    assert speech.evidence_figure() is not None
+    facts = dict(speech.facts_frame().values.tolist())
     assert facts["video"].startswith("h264") and facts["audio"].startswith("aac")
-    plain = ClipDetail(local_run, "glass-on-table__local-synced__r0")
-    assert plain.offsets_figure() is None and plain.mouth_figure() is None and plain.decay_figure() is None
-    assert plain.foley_frame() is None and plain.evidence_figure() is None
-    m = plain.metrics_frame()
+    foley = ClipDetail(local_run, nb.FOLEY_SAMPLE)  # a glass set down: one foley event, no speech
+    rows = foley.foley_frame()
+    assert len(rows) == 1 and rows["visual_s"].notna().all() and rows["audio_s"].notna().all()
+    assert abs(float(rows["offset_ms"].iloc[0])) < 40  # local/synced: the sound lands on the contact
+    assert foley.offsets_figure() is None and foley.mouth_figure() is None
+    m = foley.metrics_frame()
     assert set(m["metric"]) >= {"duration_s", "loudness_lufs"} and m["measures"].str.len().min() > 0
+
+
+def test_every_field_the_clip_view_draws_is_written_by_the_analyzers(local_run, nb):
+    """The evidence shapes (workbench.metrics.evidence) are what the analyzers write, key for key."""
+    from workbench.metrics import evidence as ev
+    from workbench.rundir import RunDir
+
+    run = RunDir(local_run)
+    speech, foley = run.details(nb.DETAIL_SAMPLE), run.details(nb.FOLEY_SAMPLE)
+
+    def at(details, where):
+        metric, key = where
+        return details[metric][key]
+
+    assert all(set(w) == set(ev.LipWindow.__annotations__) for w in at(speech, ev.LIP_WINDOWS))
+    assert set(at(speech, ev.MOUTH_SIGNALS)) == set(ev.MouthSignals.__annotations__)
+    assert set(speech[ev.LIP_LINE]) >= {"line_offset_ms", "line_slope_ms_per_s", "line_t_ref_s"}
+    assert set(speech[ev.LIP_LINE]) <= set(ev.LipEvidence.__annotations__)
+    assert all(set(d) == set(ev.Decay.__annotations__) for d in at(speech, ev.DECAYS))
+    assert set(speech[ev.DECAYS[0]]) == set(ev.Rt60Evidence.__annotations__)
+    assert all(set(e) == set(ev.FoleyEvent.__annotations__) for e in at(foley, ev.FOLEY_EVENTS))
+    assert set(foley[ev.FOLEY_EVENTS[0]]) == set(ev.FoleyEvidence.__annotations__)
 
 
 @pytest.mark.slow

@@ -131,3 +131,21 @@ def test_planned_requests_carry_the_adapter_version_and_inputs() -> None:
     prov = get_provider("local/synced")
     assert cell.request.provider_version == prov.version
     assert cell.request.inputs == prov.key_inputs(cell.prompt)
+
+
+def test_clips_bound_under_the_old_key_format_are_kept_where_they_are_still_right(tmp_path: Path) -> None:
+    """A paid clip bound by format 1 is not paid again; a local render keyed by format 1 is rendered again."""
+    from conftest import make_mp4
+
+    from workbench.generate import cached_clip
+
+    store = ClipStore(tmp_path / "store")
+    remote = dataclasses.replace(BASE, provider="fal/fal-ai/veo3.1", inputs={})
+    local = BASE  # reads the structured prompt: its format-1 key could hide a stale clip
+    for req in (remote, local):
+        old_key = dataclasses.replace(req, inputs={}).legacy_key()
+        clip = store.put(make_mp4(duration_s=1.0, tone_hz=300 + len(req.provider)), provenance={"provider": req.provider})
+        store.bind(old_key, clip, {"provider": req.provider})
+    hit = cached_clip(store, remote)
+    assert hit is not None and store.lookup(remote.key()) is not None  # found, and bound under the new key
+    assert cached_clip(store, local) is None

@@ -26,7 +26,7 @@ from workbench.prompt import TEMPLATE_VERSION, Prompt, PromptSuite
 from workbench.providers.base import GenerationRequest, Provider
 from workbench.providers.registry import get_provider
 from workbench.rundir import Journal, RunDir, Sample
-from workbench.store import ClipStore
+from workbench.store import ClipStore, StoredClip
 from workbench.version import __version__
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,22 @@ class Cell:
         return f"{self.prompt.id}__{slug(self.model)}__r{self.repeat}"
 
 
+
+
+def cached_clip(store: ClipStore, request: GenerationRequest) -> tuple[StoredClip, dict[str, Any]] | None:
+    """The stored clip a request already produced, or None.
+
+    A clip bound under the request's format-1 key (:meth:`GenerationRequest.legacy_key`) is found
+    too and bound under the current key, so a clip paid for before the key format changed is not
+    paid for again.
+    """
+    hit = store.lookup(request.key())
+    legacy = request.legacy_key()
+    if hit is None and legacy is not None:
+        hit = store.lookup(legacy)
+        if hit is not None:
+            store.bind(request.key(), hit[0], {k: v for k, v in hit[1].items() if k not in ("clip_sha256", "size")})
+    return hit
 
 
 def plan_cells(cfg: ComparisonConfig, suite: PromptSuite | None = None) -> list[Cell]:
@@ -132,7 +148,7 @@ class Generator:
         key = cell.request.key()
         s = Sample(cell.sample_id, cell.prompt.id, cell.model, cell.provider_id, cell.repeat, key)
         try:
-            hit = self.store.lookup(key)
+            hit = cached_clip(self.store, cell.request)
             if hit is not None:
                 clip, rec = hit
                 s.status, s.cache_hit, s.clip_sha256 = "ok", True, clip.sha256

@@ -165,7 +165,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from workbench.generate import plan_cells
+    from workbench.generate import cached_clip, plan_cells
     from workbench.providers.registry import get_provider
     from workbench.rundir import results_root
     from workbench.store import ClipStore
@@ -177,7 +177,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     problems = []
     for c in cells:
         prov = get_provider(c.provider_id, c.request.params)
-        if store.lookup(c.request.key()) is not None:
+        if cached_clip(store, c.request) is not None:
             hits += 1
         else:
             cost += prov.estimate_cost(c.request)

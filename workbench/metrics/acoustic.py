@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from workbench.metrics.context import ClipContext, Slot
+from workbench.metrics.evidence import Decay, Rt60Evidence
 from workbench.metrics.kernels.levels import (
     BS1770_BLOCK_S,
     SILENCE_LUFS,
@@ -45,6 +46,10 @@ from workbench.prompt import RT60_RANGES, Prompt
 MIN_DECAYS = 3
 #: Frame hop of the voice-activity gate and level envelopes.
 HOP_S = 0.01
+#: Speech frames are widened by this much on each side before the background is read (s).
+SPEECH_PAD_S = 0.1
+#: An impulsive event masks this much after its onset (s).
+EVENT_PAD_S = 0.5
 #: Space-class boundaries on RT60 (s), from :data:`workbench.prompt.RT60_RANGES`:
 #: below "short" is dry, "short"/"medium" a room, "long" and above a large hall.
 DRY_MAX_RT60 = RT60_RANGES["short"][0]
@@ -95,9 +100,10 @@ class AudioScene:
 
 def _event_mask(onsets: np.ndarray, rt: Rt60Estimate, speech: np.ndarray) -> np.ndarray:
     """Frames that are not background: speech (+100 ms), events (0.5 s) and free decays."""
-    m = ndimage.binary_dilation(speech, structure=np.ones(21)) if speech.any() else speech.copy()
+    pad = 2 * int(round(SPEECH_PAD_S / HOP_S)) + 1  # +-100 ms in frames of HOP_S
+    m = ndimage.binary_dilation(speech, structure=np.ones(pad)) if speech.any() else speech.copy()
     for t in onsets:
-        m[int(t / HOP_S) : int((t + 0.5) / HOP_S)] = True
+        m[int(t / HOP_S) : int((t + EVENT_PAD_S) / HOP_S)] = True
     for d in rt.decays:
         m[int(d.start_s / HOP_S) : int(d.end_s / HOP_S) + 1] = True
     return m
@@ -215,13 +221,11 @@ def acoustic_scores(scene: AudioScene, prompt: Prompt | None) -> dict[str, Score
     if scene.silent:
         return {k: Score.unscored("silent audio track") for k in names}
     rt = scene.rt
-    assert rt is not None and scene.floor is not None and scene.elr_db is not None
+    assert rt is not None and scene.floor is not None and scene.elr_db is not None and scene.noise_floor_dbfs is not None
     out: dict[str, Score] = {}
-    decays = [
-        {"start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3), "rt60_s": round(d.rt60_s, 3)} for d in rt.decays
-    ]
+    decays = [Decay(start_s=round(d.start_s, 3), end_s=round(d.end_s, 3), rt60_s=round(d.rt60_s, 3)) for d in rt.decays]
     ml = scene.rt_ml.rt60_s if scene.rt_ml is not None else None
-    rt_details = {
+    rt_details: Rt60Evidence = {
         "n_decays": rt.n_decays,
         "spread_s": round(rt.spread, 3),
         "decays": decays,

@@ -177,6 +177,8 @@ def measure_av_sync(clip: Any, *, memo: Memo | None = None) -> dict[str, Score]:
     channel = _motion_channel(motion)
     curve = coh.lag_ncc(video=channel, audio=onset, max_lag=max_lag)[:, 0]
     pk = sync.curve_peak(r=curve, rate=RATE, max_lag=max_lag)
+    if pk is None:
+        return {"av_offset_ms": Score.unscored("no correlation between sound and motion (flat signals)")}
     null = sync.shift_null_z(video=channel, audio=onset, rate=RATE, max_lag_s=AV_MAX_LAG_S)
     z = null.z if np.isfinite(null.z) else 0.0
     details = {
@@ -375,7 +377,7 @@ def mute_batch(features: Sequence[Any], contexts: Sequence[Any] | None = None) -
     return out
 
 
-MUTE_TEST = register(
+MUTE_TEST_ANALYZER = register(
     Analyzer(
         name="mute_test",
         version=3,  # 3: luma read from YUV frames; mouth darkness

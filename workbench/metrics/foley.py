@@ -15,6 +15,7 @@ import numpy as np
 
 from workbench.metrics.coherence import RATE, event_signals
 from workbench.metrics.context import ClipContext, Memo
+from workbench.metrics.evidence import FoleyEvent, FoleyEvidence
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import FOLEY, Score
@@ -64,8 +65,9 @@ def find_event(
     contact: np.ndarray,
     at_s: float,
     half_gap_s: float,
-) -> dict[str, Any]:
-    """Visual contact and audio onset for one prompted event.
+    action: str = "",
+) -> FoleyEvent:
+    """Visual contact and audio onset for one prompted event (``action``: what the prompt says is seen).
 
     Parameters
     ----------
@@ -84,10 +86,10 @@ def find_event(
 
     Returns
     -------
-    dict
+    FoleyEvent
         ``visual_s`` and ``audio_s`` (None when not found) and ``offset_ms``.
     """
-    row: dict[str, Any] = {"at_s": at_s, "visual_s": None, "audio_s": None, "offset_ms": None}
+    row: FoleyEvent = {"action": action, "at_s": at_s, "visual_s": None, "audio_s": None, "offset_ms": None}
     v_rad = min(VISUAL_SEARCH_S, half_gap_s)
     ft = np.asarray(frame_times, dtype=np.float64)
     sel = np.flatnonzero((ft >= at_s - v_rad) & (ft <= at_s + v_rad))
@@ -115,13 +117,14 @@ def find_event(
     return row
 
 
-def _explain(row: dict[str, Any], action: str) -> str:
+def _explain(row: FoleyEvent, action: str) -> str:
     what = f"{action} (stated at {row['at_s']:g} s)"
     if row["visual_s"] is None:
         return f"{what}: no visible contact found near the stated time"
     if row["audio_s"] is None:
         return f"{what}: seen at {row['visual_s']:.2f} s, but no sound onset near it"
     o = row["offset_ms"]
+    assert o is not None  # set with audio_s
     if abs(o) < 1000.0 / 60:
         return f"{what}: the sound lands on the contact at {row['visual_s']:.2f} s"
     when = "after" if o > 0 else "before"
@@ -162,11 +165,11 @@ def measure_foley(clip: Any, events: list[tuple[float, str]], *, memo: Memo | No
             contact=contact,
             at_s=at_s,
             half_gap_s=half_gap,
+            action=action,
         )
-        row["action"] = action
         rows.append(row)
     offsets = np.array([r["offset_ms"] for r in rows if r["offset_ms"] is not None], dtype=np.float64)
-    details = {"events": rows, "explanations": [_explain(r, r["action"]) for r in rows]}
+    details: FoleyEvidence = {"events": rows, "explanations": [_explain(r, r["action"]) for r in rows]}
     out = {"foley_hit_rate": Score(round(len(offsets) / len(rows), 4), details=details)}
     if len(offsets) == 0:
         reason = "no prompted foley event found in both picture and sound"

@@ -27,6 +27,7 @@ import numpy as np
 from scipy.ndimage import binary_dilation
 
 from workbench.metrics.context import ClipContext, Memo, Slot
+from workbench.metrics.evidence import LipEvidence, LipWindow, MouthSignals
 from workbench.metrics.face import MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
@@ -197,7 +198,7 @@ def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | 
     # large offset the mouth that goes with a stretch of speech lies outside that stretch
     gate = binary_dilation(sp.active, iterations=int(GATE_PAD_S * RATE))
     a_gated = np.where(gate, a, 0.0)
-    best: tuple[int, sync.WindowedOffsets, sync.LineFit, sync.ShiftNull] | None = None
+    best: tuple[int, np.ndarray, sync.WindowedOffsets, sync.LineFit, sync.ShiftNull] | None = None
     for f in moving:
         v = mouth_signal(mouth, f, n)
         w = sync.windowed_offsets(
@@ -227,7 +228,7 @@ def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | 
     return out
 
 
-def _signals(*, mouth: np.ndarray, speech: np.ndarray, rate: int = SIGNALS_RATE) -> dict:
+def _signals(*, mouth: np.ndarray, speech: np.ndarray, rate: int = SIGNALS_RATE) -> MouthSignals:
     """The speaking mouth's opening and the speech envelope on a coarse grid, for plots (NaN -> None)."""
     step = max(1, RATE // rate)
 
@@ -247,7 +248,7 @@ def _scores(
     weights = np.maximum(conf_w, 0.0) + 1e-3
     confidence = float(max(0.0, null.z)) if np.isfinite(null.z) else 0.0
     off_ms = off * 1000.0 - NATURAL_LAG_MS
-    details = {
+    details: LipEvidence = {
         "face": face,
         "faces": n_faces,
         "speech_s": round(speech_s, 2),
@@ -261,7 +262,7 @@ def _scores(
         "line_score": round(line.score, 4),
         "line_margin": round(line.score - line.runner_up, 4),
         "windows": [
-            {"t": round(float(t), 3), "offset_ms": round(float(o), 1), "confidence": round(float(c), 4)}
+            LipWindow(t=round(float(t), 3), offset_ms=round(float(o), 1), confidence=round(float(c), 4))
             for t, o, c in zip(w.times[ok], off_ms[ok], conf_w[ok], strict=True)
         ],
     }

@@ -10,6 +10,7 @@ validated resolution) without loading the analyzers. A spec owns its metric's di
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -25,7 +26,8 @@ class Score:
 
     value: float | None
     reason: str | None = None
-    details: dict[str, Any] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Evidence behind the reading (JSON-able; shapes in :mod:`workbench.metrics.evidence`)."""
 
     def __post_init__(self) -> None:
         if self.value is not None and not math.isfinite(self.value):
@@ -46,7 +48,7 @@ class Score:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (the score cache)."""
-        return {"value": self.value, "reason": self.reason, "details": self.details}
+        return {"value": self.value, "reason": self.reason, "details": dict(self.details)}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Score:

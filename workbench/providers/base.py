@@ -50,6 +50,19 @@ class GenerationRequest:
         d["key_format"] = REQUEST_KEY_FORMAT
         return sha256_hex(canonical_json(d).encode())[:32]
 
+    def legacy_key(self) -> str | None:
+        """The key format 1 gave this request, when that key still identifies the same clip, else None.
+
+        Format 1 covered the text and params but neither the adapter's version nor its other inputs;
+        a request with no other inputs, from an adapter still at version 1, returns the same clip, so
+        a clip bound under its old key (perhaps paid for) is still good.
+        """
+        if self.inputs or self.provider_version != "1":
+            return None
+        d = {k: v for k, v in self.__dict__.items() if k != "inputs"}
+        d["params"] = {k: v for k, v in self.params.items() if k not in NON_OUTPUT_FIELDS}
+        return sha256_hex(canonical_json(d).encode())[:32]
+
     def record(self) -> dict[str, Any]:
         """JSON-able form for provenance."""
         return dict(self.__dict__)

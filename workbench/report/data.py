@@ -85,14 +85,15 @@ class ReportData:
         for col, name in zip(disp.columns[len(base) :], metric_cols, strict=True):
             spec = specs.get(name)
             v = lb[name]
-            keys[col] = (v.abs() if spec is not None and spec.best_at_zero else v).to_numpy()
+            better = spec.oriented(v) if spec is not None else None
+            keys[col] = (v if better is None else -better).to_numpy()  # the first click puts the best first
             if spec is not None:
                 titles[col] = spec.description
         return (
             "<h2>Leaderboard</h2><p>Per model: each metric's median (or mean) ± half the interquartile range, "
-            "with n scored clips. ↑ higher is better, ↓ lower is better, (→0) closer to zero is better (sorts by distance "
-            "from 0). <b>rank</b> is the mean rank over metrics with a direction (lower is better). Click a column to sort; "
-            "hover a column for what it measures.</p>" + sortable_table(disp, sort_values=keys, titles=titles)
+            "with n scored clips. ↑ higher is better, ↓ lower is better, (→0) closer to zero is better. "
+            "<b>rank</b> is the mean rank over metrics with a direction (lower is better). Click a column to sort (the first "
+            "click puts the best first); hover a column for what it measures.</p>" + sortable_table(disp, sort_values=keys, titles=titles)
         )
 
     def preferences_html(self) -> str:

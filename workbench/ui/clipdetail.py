@@ -1,22 +1,18 @@
 """Everything about one clip of a run: stream facts, timelines, metric evidence, explanations.
 
 Used by ``notebooks/clip_detail.ipynb`` and the explorer. Metric evidence is read from
-``details/<sample_id>.json`` (written by the analyzers); the readers below look for these
-shapes in any metric's details, so a new analyzer that writes them shows up unchanged:
-
-- ``windows``: list of ``{"t": s, "offset_ms": ms, "confidence": c}`` (windowed lip offsets);
-- ``events``: list of ``{"action"?, "at_s" | "expected_s", "visual_s"?, "audio_s" | "detected_s", "offset_ms"?}``
-  (foley, one row per prompted event: prompted time, visible contact, sound onset; null when not found);
-- ``decays``: list of ``{"start_s", "end_s", "rt60_s", "drop_db"?}`` (free decays behind a blind RT60);
-- ``signals``: ``{"rate": Hz, "mouth": [...], "speech": [...]}`` (mouth opening and speech envelope
-  on one grid).
+``details/<sample_id>.json`` exactly where the analyzers write it (the shapes and places are
+declared once, in :mod:`workbench.metrics.evidence`): windowed lip offsets and the offset line
+(``lip_offset_ms``), the mouth opening against the speech envelope (``lip_confidence``), the
+free decays behind RT60 (``rt60_s``), and the prompted foley events as found in the picture and
+the sound (``foley_offset_ms``).
 """
 
 from __future__ import annotations
 
 import html
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,15 @@ from matplotlib.figure import Figure
 
 from workbench.errors import MediaError
 from workbench.media import MediaInfo, load_audio, probe
+from workbench.metrics.evidence import (
+    DECAYS,
+    FOLEY_EVENTS,
+    LIP_WINDOWS,
+    MOUTH_SIGNALS,
+    Decay,
+    FoleyEvent,
+    LipWindow,
+)
 from workbench.metrics.registry import metric_specs
 from workbench.outputs.plots import DIALOGUE_COLOR, FOLEY_COLOR, PLOT_SR, clip_figure, mark_prompt, spectrogram
 from workbench.prompt import Prompt
@@ -55,100 +60,49 @@ def show(fig: Figure | None, *, dpi: int = 90) -> None:
     display(Image(data=fig_png(fig, dpi=dpi), format="png"))
 
 
-def _walk(obj: Any, key: str, where: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, Mapping):
-        for k, v in obj.items():
-            path = f"{where}.{k}" if where else str(k)
-            if k == key:
-                yield path, v
-            else:
-                yield from _walk(v, key, path)
-
-
-def _first_list(details: Mapping[str, Any], key: str) -> tuple[str, list[dict]] | None:
-    """The first list of records under ``key`` (metrics named like the key's subject first)."""
-    stem = {"windows": "lip_offset", "events": "foley_offset", "decays": "rt60"}.get(key, key)
-    ordered = (
-        sorted(details.items(), key=lambda kv: not str(kv[0]).startswith(stem)) if isinstance(details, Mapping) else []
-    )
-    for path, v in _walk(dict(ordered), key):
-        if isinstance(v, list) and v and all(isinstance(x, Mapping) for x in v):
-            return path.split(".")[0], [dict(x) for x in v]
-    return None
-
-
-def _pick(d: Mapping[str, Any], *names: str) -> Any:
-    for n in names:
-        if d.get(n) is not None:
-            return d[n]
-    return None
+def _records(details: Mapping[str, Any], where: tuple[str, str]) -> list[dict[str, Any]] | None:
+    """The list of records stored under ``details[metric][key]`` (None when absent or empty)."""
+    metric, key = where
+    rows = (details.get(metric) or {}).get(key)
+    return [dict(r) for r in rows] if isinstance(rows, list) and rows else None
 
 
 def lip_windows(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
-    """Windowed lip offsets (``t``, ``offset_ms``, ``confidence``) and the metric holding them."""
-    got = _first_list(details, "windows")
-    if got is None:
+    """Windowed lip offsets (``t``, ``offset_ms``, ``confidence``: :class:`LipWindow`) and the metric holding them."""
+    rows = _records(details, LIP_WINDOWS)
+    if rows is None:
         return None
-    metric, rows = got
-    df = pd.DataFrame(
-        [
-            {"t": _pick(r, "t", "time_s"), "offset_ms": r.get("offset_ms"), "confidence": r.get("confidence")}
-            for r in rows
-        ]
-    )
-    df = df.dropna(subset=["t", "offset_ms"])
-    return (metric, df.astype(float)) if len(df) else None
+    df = pd.DataFrame(rows, columns=list(LipWindow.__annotations__)).dropna(subset=["t", "offset_ms"])
+    return (LIP_WINDOWS[0], df.astype(float)) if len(df) else None
 
 
 def foley_rows(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
-    """Per prompted foley event: ``action``, ``expected_s``, ``visual_s``, ``detected_s`` (audio), ``offset_ms``."""
-    got = _first_list(details, "events")
-    if got is None:
+    """Per prompted foley event (:class:`FoleyEvent`: ``action``, ``at_s``, ``visual_s``, ``audio_s``, ``offset_ms``)."""
+    rows = _records(details, FOLEY_EVENTS)
+    if rows is None:
         return None
-    metric, rows = got
-    out = []
-    for r in rows:
-        exp = _pick(r, "expected_s", "at_s", "prompt_s")
-        vis = _pick(r, "visual_s", "contact_s")
-        det = _pick(r, "detected_s", "audio_s", "onset_s", "found_s", "measured_s")
-        off = r.get("offset_ms")
-        if off is None and det is not None and (vis if vis is not None else exp) is not None:
-            off = (float(det) - float(vis if vis is not None else exp)) * 1000.0
-        if exp is None and det is None:
-            continue
-        out.append({
-            "action": _pick(r, "action", "sound", "kind") or "", "expected_s": exp, "visual_s": vis, "detected_s": det,
-            "offset_ms": off,
-        })  # fmt: skip
-    cols = ["action", "expected_s", "visual_s", "detected_s", "offset_ms"]
-    return (metric, pd.DataFrame(out, columns=cols)) if out else None
+    return FOLEY_EVENTS[0], pd.DataFrame(rows, columns=list(FoleyEvent.__annotations__))
 
 
 def decay_rows(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
-    """Free decays (``start_s``, ``end_s``, ``rt60_s``, ``drop_db``) behind a blind RT60."""
-    got = _first_list(details, "decays")
-    if got is None:
+    """Free decays (:class:`Decay`: ``start_s``, ``end_s``, ``rt60_s``) behind a blind RT60."""
+    rows = _records(details, DECAYS)
+    if rows is None:
         return None
-    metric, rows = got
-    df = pd.DataFrame([{k: r.get(k) for k in ("start_s", "end_s", "rt60_s", "drop_db")} for r in rows])
-    df = df.dropna(subset=["start_s", "end_s"])
-    return (metric, df) if len(df) else None
+    df = pd.DataFrame(rows, columns=list(Decay.__annotations__)).dropna(subset=["start_s", "end_s"])
+    return (DECAYS[0], df) if len(df) else None
 
 
 def mouth_signals(details: Mapping[str, Any]) -> tuple[str, float, np.ndarray, np.ndarray] | None:
-    """``(metric, rate, mouth, speech)`` when an analyzer stored both signals on one grid."""
-    for path, v in _walk(details, "signals"):
-        if not isinstance(v, Mapping):
-            continue
-        mouth = _pick(v, "mouth", "mouth_open", "mar")
-        speech = _pick(v, "speech", "speech_envelope", "envelope")
-        rate = v.get("rate")
-        if mouth is not None and speech is not None and rate:
-            m = np.asarray(mouth, dtype=float)
-            s = np.asarray(speech, dtype=float)
-            n = min(len(m), len(s))
-            return path.split(".")[0], float(rate), m[:n], s[:n]
-    return None
+    """``(metric, rate, mouth, speech)``: the speaking mouth and the speech envelope (:class:`MouthSignals`)."""
+    metric, key = MOUTH_SIGNALS
+    sig = (details.get(metric) or {}).get(key)
+    if not isinstance(sig, Mapping) or not sig.get("rate") or sig.get("mouth") is None or sig.get("speech") is None:
+        return None
+    m = np.asarray([np.nan if x is None else x for x in sig["mouth"]], dtype=float)
+    sp = np.asarray([np.nan if x is None else x for x in sig["speech"]], dtype=float)
+    n = min(len(m), len(sp))
+    return metric, float(sig["rate"]), m[:n], sp[:n]
 
 
 def _scalars(d: Mapping[str, Any], limit: int = 8) -> str:
@@ -271,7 +225,7 @@ class ClipDetail:
         got = foley_rows(self.details)
         if got is None:
             return
-        for t in got[1]["detected_s"].dropna():
+        for t in got[1]["audio_s"].dropna():
             ax.axvline(float(t), color=DETECTED_COLOR, ls="-", lw=1.4, alpha=0.9)
 
     def timeline_figure(self) -> Figure:
@@ -441,12 +395,12 @@ class ClipDetail:
             elif kind == "foley":
                 f = foley[1]
                 for r in f.itertuples():
-                    if r.expected_s is not None and not pd.isna(r.expected_s):
-                        ax.axvline(float(r.expected_s), color=FOLEY_COLOR, ls="--", lw=1)
-                    if r.detected_s is not None and not pd.isna(r.detected_s):
-                        ax.axvline(float(r.detected_s), color=DETECTED_COLOR, lw=1.4)
+                    if r.at_s is not None and not pd.isna(r.at_s):
+                        ax.axvline(float(r.at_s), color=FOLEY_COLOR, ls="--", lw=1)
+                    if r.audio_s is not None and not pd.isna(r.audio_s):
+                        ax.axvline(float(r.audio_s), color=DETECTED_COLOR, lw=1.4)
                         if r.offset_ms is not None and not pd.isna(r.offset_ms):
-                            ax.text(float(r.detected_s), 0.5, f" {float(r.offset_ms):+.0f} ms", fontsize=6, va="center")
+                            ax.text(float(r.audio_s), 0.5, f" {float(r.offset_ms):+.0f} ms", fontsize=6, va="center")
                 ax.set_xlim(0, dur)
                 ax.set_yticks([])
                 ax.set_ylabel("foley", fontsize=6)

@@ -53,27 +53,33 @@ def run_comparison_from_params(
     executor: str = "auto",
     scheduler: str = "",
     workers: int | None = None,
+    config: str = "",
 ) -> Any:
     """Validate the parameters as a comparison config and run it (see :func:`workbench.pipeline.run_comparison`).
 
     Empty ``prompts``/``metrics`` mean every prompt of the suite / every default analyzer;
-    ``executor``, ``scheduler`` and ``workers`` choose where analysis runs, as in a config.
+    ``executor``, ``scheduler`` and ``workers`` choose where analysis runs, as in a config. With
+    ``config`` (a comparison YAML) the file gives everything, its ``executor``, ``scheduler`` and
+    ``workers`` included, and only ``write_report`` and ``results_dir`` are taken from here.
     Returns the :class:`~workbench.pipeline.RunResult`.
     """
-    from workbench.config import parse_config
+    from workbench.config import load_config, parse_config
     from workbench.pipeline import run_comparison
     from workbench.rundir import RunDir, results_root
     from workbench.store import ClipStore
 
-    data: dict[str, Any] = {
-        "name": name, "suite": suite, "providers": list(models), "repeats": repeats, "seed": seed,
-        "executor": executor, "scheduler": scheduler or None, "workers": workers,
-    }  # fmt: skip
-    if prompts:
-        data["prompts"] = list(prompts)
-    if metrics:
-        data["metrics"] = list(metrics)
-    cfg = parse_config(data, source="<notebook parameters>")
+    if config:
+        cfg = load_config(config)
+    else:
+        data: dict[str, Any] = {
+            "name": name, "suite": suite, "providers": list(models), "repeats": repeats, "seed": seed,
+            "executor": executor, "scheduler": scheduler or None, "workers": workers or None,
+        }  # fmt: skip
+        if prompts:
+            data["prompts"] = list(prompts)
+        if metrics:
+            data["metrics"] = list(metrics)
+        cfg = parse_config(data, source="<notebook parameters>")
     root = Path(results_dir) if results_dir else results_root()
     run_dir = RunDir.create(cfg.name, root).path
     return call_in_thread(

@@ -117,7 +117,7 @@ def stft_power(*, y: np.ndarray, sr: int, hop_s: float = 0.01, win_s: float = 0.
     idx = np.arange(n)[:, None] * hop + np.arange(n_fft)[None, :]
     win = signal.get_window("hann", n_fft)
     spec = np.fft.rfft(yp[idx] * win, axis=1)
-    power = np.abs(spec) ** 2
+    power: np.ndarray = np.abs(spec) ** 2
     power[:, 1:-1] *= 2.0
     power /= n_fft * np.sum(win**2)
     return power, np.fft.rfftfreq(n_fft, 1.0 / sr)
@@ -133,7 +133,7 @@ def frame_levels(*, y: np.ndarray, sr: int, frame_s: float = 0.01) -> np.ndarray
     y = _check(y, sr, min_s=frame_s)
     hop = max(1, int(round(frame_s * sr)))
     n = len(y) // hop
-    return db((y[: n * hop] ** 2).reshape(n, hop).mean(axis=1))
+    return np.asarray(db((y[: n * hop] ** 2).reshape(n, hop).mean(axis=1)))
 
 
 def noise_floor(*, y: np.ndarray, sr: int, frame_s: float = 0.05, percentile: float = 10.0) -> float:

@@ -408,7 +408,7 @@ def warped_line(
             r = num / den
         r[(cnt < 0.75 * s.sum()) | ~np.isfinite(r)] = -np.inf
         score[k] = r
-    k, i = np.unravel_index(int(np.argmax(score)), score.shape)
+    k, i = (int(x) for x in np.unravel_index(int(np.argmax(score)), score.shape))
     row = score[k]
     pos_i, best = parabolic_peak(row, int(i)) if np.isfinite(row).sum() >= 3 else (float(i), float(row[i]))
     slope_k = float(k)

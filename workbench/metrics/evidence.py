@@ -1,0 +1,98 @@
+"""The evidence analyzers keep with their scores (``details/<sample>.json``), declared once.
+
+Each shape below is what an analyzer writes and exactly what the clip view reads, under the
+metric named beside it (``details[metric][key]``). The clip view draws the windowed lip
+offsets, the mouth opening against the speech envelope, the free decays behind RT60, and the
+foley events; a test checks that every field it draws comes out of the analyzers.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+
+class LipWindow(TypedDict):
+    """One 2 s speech window's lip offset."""
+
+    t: float
+    """Window centre (s)."""
+    offset_ms: float
+    """Offset in the window (+ = audio late), natural lag removed."""
+    confidence: float
+    """Height of the window's correlation peak over the curve's median."""
+
+
+class MouthSignals(TypedDict):
+    """The speaking mouth's opening and the speech envelope, band-passed, on one coarse grid."""
+
+    rate: float
+    """Samples per second of both lists."""
+    mouth: list[float | None]
+    speech: list[float | None]
+
+
+class LipEvidence(TypedDict, total=False):
+    """Details of the lip-sync metrics (every output; ``signals`` only under ``lip_confidence``)."""
+
+    face: int
+    faces: int
+    speech_s: float
+    n_windows: int
+    natural_lag_ms: float
+    null_z: float | None
+    null_p: float | None
+    line_offset_ms: float
+    """The whole-clip offset line ``o(t) = line_offset_ms + line_slope_ms_per_s * (t - line_t_ref_s)``."""
+    line_slope_ms_per_s: float
+    line_t_ref_s: float
+    line_score: float
+    line_margin: float
+    windows: list[LipWindow]
+    signals: MouthSignals
+
+
+class FoleyEvent(TypedDict):
+    """One prompted foley event, as found in the picture and the sound."""
+
+    action: str
+    """What is seen (the prompt's words)."""
+    at_s: float
+    """When the prompt says it happens."""
+    visual_s: float | None
+    """The visible contact (None: not found)."""
+    audio_s: float | None
+    """The sound's onset (None: not found)."""
+    offset_ms: float | None
+    """``audio_s - visual_s`` (+ = sound late)."""
+
+
+class FoleyEvidence(TypedDict):
+    """Details of the foley metrics."""
+
+    events: list[FoleyEvent]
+    explanations: list[str]
+
+
+class Decay(TypedDict):
+    """One free decay used for the blind RT60."""
+
+    start_s: float
+    end_s: float
+    rt60_s: float
+
+
+class Rt60Evidence(TypedDict):
+    """Details of ``rt60_s``."""
+
+    n_decays: int
+    spread_s: float
+    decays: list[Decay]
+    rt60_ml_s: float | None
+
+
+#: Where each piece of evidence lives: (metric, key).
+LIP_WINDOWS = ("lip_offset_ms", "windows")
+LIP_LINE = "lip_offset_ms"
+MOUTH_SIGNALS = ("lip_confidence", "signals")
+FOLEY_EVENTS = ("foley_offset_ms", "events")
+DECAYS = ("rt60_s", "decays")
