@@ -34,12 +34,15 @@ from workbench.executor import AnalysisExecutor, make_executor, single_threaded_
 from workbench.media import probe
 from workbench.metrics.registry import Analyzer, Score
 from workbench.prompt import TEMPLATE_VERSION, Prompt
-from workbench.providers import GenerationRequest, Provider, ProviderError, get_provider
+from workbench.providers import GenerationRequest, Provider, ProviderError, get_provider, prompt_rewrite_note
 from workbench.store import ClipStore, atomic_write_json
 
 log = logging.getLogger(__name__)
 
 RUN_FORMAT = 1
+
+#: Failure kinds of a submission that may have been billed: never sent again without params.resend_lost.
+UNRESOLVED_KINDS = frozenset({"submit_uncertain", "lost_in_transit"})
 
 
 def results_root() -> Path:
@@ -80,7 +83,8 @@ class Sample:
     cost_usd: float = 0.0
     has_audio: bool | None = None
     notes: list[str] = field(default_factory=list)
-    """Capability problems the provider reported for this request (e.g. a duration it cannot do)."""
+    """Capability problems the provider reported for this request (e.g. a duration it cannot do), and
+    ``prompt rewritten by the vendor: …`` for a model that rewrites prompts with no off switch."""
 
 
 @dataclass
@@ -135,13 +139,20 @@ class Journal:
         return out
 
     def pending_jobs(self) -> dict[str, dict[str, Any]]:
-        """Submitted (or, for synchronous providers, sending) jobs with no terminal event, by request key."""
+        """Jobs with no terminal event, by request key: submitted, or being sent (``submitting`` for
+        paid async providers, ``sending`` for synchronous ones) when the run stopped.
+
+        A submission that ended ``submit_uncertain`` or ``lost_in_transit`` stays here too: a
+        resumed run looks it up again instead of paying for it a second time.
+        """
         pending: dict[str, dict[str, Any]] = {}
         for ev in self.events():
-            if ev.get("event") in ("submitted", "sending"):
+            if ev.get("event") in ("submitted", "sending", "submitting"):
                 pending[ev["key"]] = ev
             elif ev.get("event") in ("done", "failed"):
-                pending.pop(ev.get("key"), None)
+                prior = pending.pop(ev.get("key"), None)
+                if prior is not None and ev.get("event") == "failed" and ev.get("kind") in UNRESOLVED_KINDS:
+                    pending[ev["key"]] = prior
         return pending
 
 
@@ -186,6 +197,8 @@ class Generator:
         self.providers: dict[str, Provider] = {}
         self.sems: dict[str, asyncio.Semaphore] = {}
         self.submitted: set[str] = set()
+        self.job_ids: set[str] = {ev["job_id"] for ev in self.pending.values() if "job_id" in ev}
+        """Job ids known to belong to cells (a lookup never adopts one of them for another cell)."""
 
     def provider(self, cell: Cell) -> Provider:
         """One adapter per config entry; one semaphore per provider id (its concurrency limit)."""
@@ -225,6 +238,9 @@ class Generator:
     async def cell(self, cell: Cell, bar: tqdm) -> Sample:
         key = cell.request.key()
         s = Sample(cell.sample_id, cell.prompt.id, cell.model, cell.provider_id, cell.repeat, key)
+        rewrite = prompt_rewrite_note(cell.provider_id)
+        if rewrite:
+            s.notes.append(f"prompt rewritten by the vendor: {rewrite}")
         try:
             hit = self.store.lookup(key)
             if hit is not None:
@@ -249,7 +265,9 @@ class Generator:
     async def _generate(self, cell: Cell, s: Sample) -> None:
         prov = self.provider(cell)
         req = cell.request
-        s.notes = prov.validate(req)
+        s.notes = prov.validate(req) + s.notes
+        if prov.prompt_rewrite_note and not any(n.startswith("prompt rewritten") for n in s.notes):
+            s.notes.append(f"prompt rewritten by the vendor: {prov.prompt_rewrite_note}")
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
             prior = self.pending.get(s.request_key)
@@ -267,6 +285,15 @@ class Generator:
                 return
             if prior is not None and prov.resumable and "job_id" in prior:
                 job_id = prior["job_id"]
+            elif prior is not None and prior.get("event") == "submitting" and not resend_lost:
+                # The previous run stopped while this submission was on its way (or its answer was lost):
+                # it may have created a paid job. Look it up; never send it again blindly.
+                found = await self._reconcile(prov, cell, s, prior, "the previous run stopped while it was sent")
+                if found is None:
+                    return
+                job_id = found
+                self.job_ids.add(job_id)
+                self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             else:
                 cost = prov.estimate_cost(req)
                 if self.cfg.budget_usd is not None and self.spent + cost > self.cfg.budget_usd:
@@ -279,8 +306,25 @@ class Generator:
                     # no job id comes back before the (billed) result: journal the attempt itself
                     self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
                     self.submitted.add(s.request_key)
-                retry_lost = frozenset({"lost_in_transit"}) if resend_lost else frozenset()
-                job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
+                    submitting = None
+                elif prov.paid:
+                    # journaled before it is sent: a run killed mid-submit, or a lost answer, is looked up later
+                    submitting = {"ref": prov.new_submit_ref(req), "sent": time.time()}
+                    self.journal.append(event="submitting", key=s.request_key, provider=cell.provider_id, **submitting)
+                    self.submitted.add(s.request_key)
+                else:
+                    submitting = None
+                retry_lost = UNRESOLVED_KINDS if resend_lost else frozenset()
+                try:
+                    job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
+                except ProviderError as exc:
+                    if exc.kind != "submit_uncertain" or submitting is None:
+                        raise
+                    found = await self._reconcile(prov, cell, s, submitting, exc.reason)
+                    if found is None:
+                        return
+                    job_id = found
+                self.job_ids.add(job_id)
                 self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             self.submitted.add(s.request_key)
             deadline = t0 + self.cfg.timeout_s
@@ -300,6 +344,40 @@ class Generator:
             data = await self.call(prov.download, job_id)
             s.latency_s = round(time.monotonic() - t0, 3)
         await self._store(cell, s, prov, job_id, data)
+
+    async def _reconcile(self, prov: Provider, cell: Cell, s: Sample, sending: dict[str, Any], why: str) -> str | None:
+        """A submission went out and its answer was lost: the job it created, or None (cell recorded uncertain).
+
+        The vendor's lookup (:meth:`Provider.find_submitted`) is asked a few times, a poll interval
+        apart; the job it finds is polled like any other. Otherwise the cell fails as
+        ``submit_uncertain`` with what was checked and the client reference: nothing is sent again
+        (``params.resend_lost: true`` opts in to paying again; ``--resume`` looks again).
+        """
+        ref, sent = sending.get("ref"), float(sending.get("sent") or sending.get("t") or time.time())
+        when = datetime.fromtimestamp(sent, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        checked = f"{cell.provider_id} offers no way to look a lost submission up"
+        if prov.lookup:
+            checked = f"not found in {prov.lookup}"
+            for attempt in range(3):
+                try:
+                    job_id = await self.call(prov.find_submitted, cell.request, ref, sent, frozenset(self.job_ids))
+                except ProviderError as exc:
+                    checked = f"lookup: {exc.reason}"
+                    break
+                if job_id:
+                    log.info("%s: the lost submission was found: job %s", s.sample_id, job_id)
+                    s.notes.append(f"{why}; the job it created was found in {prov.lookup}: {job_id}")
+                    return job_id
+                if attempt < 2:
+                    await asyncio.sleep(self.cfg.poll_interval_s)
+        s.status, s.kind = "failed", "submit_uncertain"
+        s.reason = (
+            f"{why}; the submission (sent {when}" + (f", client reference {ref}" if ref else "") + ") may have "
+            f"created a paid job: {checked}; not sent again, so it is not paid twice (--resume looks again; "
+            "params.resend_lost: true sends it again)"
+        )
+        self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind=s.kind)
+        return None
 
     async def _store(self, cell: Cell, s: Sample, prov: Provider, job_id: str, data: bytes) -> None:
         record = {

@@ -15,7 +15,16 @@ from workbench.store import canonical_json, sha256_hex
 
 #: Request fields that do not change the output and so stay out of the cache key.
 NON_OUTPUT_FIELDS = frozenset(
-    {"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url", "resend_lost"}
+    {
+        "timeout_s",
+        "submit_timeout_s",
+        "poll_interval_s",
+        "max_retries",
+        "max_concurrency",
+        "base_url",
+        "api_base_url",
+        "resend_lost",
+    }
 )
 
 
@@ -107,6 +116,15 @@ class Provider(abc.ABC):
     billed_when_lost: ClassVar[bool] = False
     #: Jobs this provider may run at once (the runner enforces it).
     max_concurrency: ClassVar[int] = 2
+    #: What the adapter sends, for the cache key: bumped when a change alters the request body.
+    version: ClassVar[str] = "1"
+    #: A submission may cost money: the runner journals it before sending, and a submission whose
+    #: answer was lost is looked up (or recorded as ``submit_uncertain``), never sent again on its own.
+    paid: ClassVar[bool] = False
+    #: How a lost submission is found again ("" when the vendor offers no way; see :meth:`find_submitted`).
+    lookup: ClassVar[str] = ""
+    #: Non-empty when the model rewrites or expands the prompt and the vendor offers no off switch.
+    prompt_rewrite_note: str = ""
 
     def validate(self, request: GenerationRequest) -> list[str]:
         """Capability violations for this request (checked before anything is paid)."""
@@ -136,6 +154,26 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def download(self, job_id: str) -> bytes:
         """The finished clip's bytes."""
+
+    def new_submit_ref(self, request: GenerationRequest) -> str | None:
+        """A fresh client reference for the next submission of ``request`` (None: the vendor takes none).
+
+        The runner journals it before sending; an adapter that sends one (Kling's
+        ``external_task_id``) finds a submission whose answer was lost by it.
+        """
+        return None
+
+    async def find_submitted(
+        self, request: GenerationRequest, ref: str | None, since: float, exclude: frozenset[str] = frozenset()
+    ) -> str | None:
+        """The job id a submission sent at ``since`` (epoch seconds) created, if the vendor can tell.
+
+        Called after a submission's answer was lost. Returns None when the vendor's lookup shows
+        no such job (yet); raises :class:`ProviderError` when the lookup itself fails or cannot
+        tell candidates apart. ``exclude`` lists job ids already known to belong to other cells.
+        Only called when :attr:`lookup` is set.
+        """
+        return None
 
     def ground_truth(self, job_id: str) -> dict[str, Any] | None:
         """Known ground truth for a clip (local reference models only)."""
