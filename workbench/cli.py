@@ -1,7 +1,8 @@
 """The ``workbench`` command line.
 
 Exit codes: 0 success; 1 a config, suite or prerequisite is wrong (nothing was run);
-2 the run finished but some cells failed.
+2 the run finished but some cells failed. ``workbench probe``: 2 a model differs from the
+catalogue or failed, 3 some keys are missing.
 """
 
 from __future__ import annotations
@@ -187,7 +188,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             break
     print("\nfolder/<name>: your own clips; " + _folder_usage())
     print("Keys come only from environment variables: `--detail` names them, with each fact's source and")
-    print("date; `--json` gives everything.")
+    print("date; `--json` gives everything. `workbench probe` checks the catalogue with your keys.")
     return 0
 
 
@@ -267,6 +268,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from workbench.providers import probe
+
+    ids = probe.resolve_ids(args.models)
+    if args.paid:
+        print(f"--paid: one real generation per model ({len(ids)}), billed at its price.", file=sys.stderr)
+    results = asyncio.run(probe.probe_models(ids, paid=args.paid, timeout_s=args.timeout))
+    print(probe.format_results(results))
+    code = probe.exit_code(results)
+    print({0: "All probed models are as catalogued.", 2: "Some models differ from the catalogue or failed.",
+           3: "Some keys are missing: those models were not probed."}[code])  # fmt: skip
+    return code
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from workbench.leaderboard import write_leaderboard
     from workbench.report import render_report
@@ -335,6 +352,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="the whole catalogue as JSON")
     p.set_defaults(fn=cmd_models)
 
+    p = sub.add_parser(
+        "probe", help="check with your keys that the catalogue is still true (free; --paid: one clip each)",
+        description="Exit codes: 0 as catalogued; 1 bad arguments; 2 a model differs from the catalogue or "
+        "failed; 3 keys missing for some models (not probed).",
+    )  # fmt: skip
+    p.add_argument("models", nargs="*", metavar="MODEL", help="catalogued remote model ids (default: all)")
+    p.add_argument("--paid", action="store_true", help="one real generation of the shortest duration per model")
+    p.add_argument("--timeout", type=float, default=1800.0, help="--paid: seconds to wait for each clip")
+    p.set_defaults(fn=cmd_probe)
 
     p = sub.add_parser("report", help="rebuild a run's leaderboard and HTML report from stored results")
     p.add_argument("run_dir")
