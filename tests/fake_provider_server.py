@@ -21,11 +21,23 @@ The scenario is ``+``-joined tokens that inject faults for every request under t
 ``expired``     the result link answers 410 (Kling: 403 on the signed URL)
 ``drop``        the first media download is cut mid-body; ``dropall``: every one
 ``noaudio``     the MP4 has no audio stream; ``corrupt``: the bytes are not media
+``cutsubmit``   the first submission creates its job, then the connection is cut with no answer
+``slowsubmit``  the first submission creates its job, then answers only after 2 s (a read timeout)
+``locked``      fal: every call is 403 "User is locked. Reason: Exhausted balance"
+``needsaction`` Omni: the interaction polls as ``requires_action``
+``nolist``      the vendor's lookup lists nothing (Kling task list, Replicate predictions, fal requests)
 ==============  ==================================================================================
+
+Besides the generation protocols it serves what the lookups and ``workbench probe`` read:
+Kling's task list, Replicate's prediction list and model schemas, fal's Platform API (model
+search with OpenAPI schemas, requests by endpoint, under ``/falapi/<scenario>``), and the
+invalid-input answers of Vertex, Kling, DashScope and LTX (a 4xx, no job created).
 
 The server checks each vendor's auth header (Kling JWTs are verified with HMAC-SHA256),
 validates request bodies as the docs describe, records every body, and counts *created*
-jobs per (vendor, model, prompt, seed, body hash) so tests can assert there are no duplicates.
+jobs per (vendor, model, prompt, seed, body hash) so tests can assert there are no duplicates
+(the hash leaves out per-submission references such as Kling's ``external_task_id``, so a
+resent request counts as a duplicate).
 """
 
 from __future__ import annotations
@@ -41,6 +53,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -72,8 +85,146 @@ ENV = {
 }
 UNSET = ("GOOGLE_API_KEY", "KLING_API_KEY", "LTXV_API_KEY", "GOOGLE_CLOUD_LOCATION")
 
+#: Body fields that differ between two sendings of the same request (not part of the duplicate count).
+SUBMISSION_REFS = frozenset({"external_task_id"})
+
 SIGNATURE = "sig-SECRET-TOKEN-0123456789"
 """Query token on result URLs, standing in for a pre-signed link's signature."""
+
+
+def _enum(*values: Any) -> dict[str, Any]:
+    return {"enum": list(values)}
+
+
+_S, _I, _B, _N = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}, {"type": "number"}
+_VEO31 = {
+    "prompt": _S,
+    "aspect_ratio": _enum("16:9", "9:16"),
+    "duration": _enum("4s", "6s", "8s"),
+    "resolution": _S,
+    "negative_prompt": _S,
+    "seed": _I,
+    "generate_audio": _B,
+    "auto_fix": _B,
+    "safety_tolerance": _S,
+}
+_HH = {"prompt": _S, "duration": _I, "resolution": _S, "aspect_ratio": _S, "seed": _I, "enable_safety_checker": _B}
+#: fal input properties per endpoint, after fal-js endpoints.ts @381105e1 (what the fake Platform API serves).
+FAL_SCHEMAS: dict[str, dict[str, Any]] = {
+    "fal-ai/veo3.1": _VEO31,
+    "fal-ai/veo3.1/fast": _VEO31,
+    "fal-ai/kling-video/v2.6/pro/text-to-video": {
+        "prompt": _S,
+        "duration": _enum("5", "10"),
+        "aspect_ratio": _S,
+        "negative_prompt": _S,
+        "cfg_scale": _N,
+        "generate_audio": _B,
+    },
+    "fal-ai/kling-video/v3/pro/text-to-video": {
+        "prompt": _S,
+        "duration": _enum(*map(str, range(3, 16))),
+        "aspect_ratio": _S,
+        "negative_prompt": _S,
+        "cfg_scale": _N,
+        "generate_audio": _B,
+        "multi_prompt": {"type": "array"},
+    },
+    "alibaba/happy-horse/text-to-video": _HH,
+    "alibaba/happy-horse/v1.1/text-to-video": _HH,
+    "fal-ai/ltx-2.3/text-to-video": {
+        "prompt": _S,
+        "duration": _enum(6, 8, 10),
+        "resolution": _S,
+        "fps": _I,
+        "aspect_ratio": _S,
+        "generate_audio": _B,
+    },
+    "fal-ai/ltx-2-19b/text-to-video": {
+        "prompt": _S,
+        "num_frames": _I,
+        "fps": _N,
+        "generate_audio": _B,
+        "seed": _I,
+        "video_size": _enum("landscape_4_3", "landscape_16_9", "portrait_16_9"),
+        "enable_prompt_expansion": _B,
+        "negative_prompt": _S,
+        "guidance_scale": _N,
+    },
+    "fal-ai/ovi": {
+        "prompt": _S,
+        "negative_prompt": _S,
+        "audio_negative_prompt": _S,
+        "num_inference_steps": _I,
+        "resolution": _enum("512x992", "992x512", "960x512", "512x960", "720x720"),
+        "seed": _I,
+    },
+    "fal-ai/bytedance/seedance/v1.5/pro/text-to-video": {
+        "prompt": _S,
+        "duration": _enum(*map(str, range(4, 13))),
+        "resolution": _S,
+        "aspect_ratio": _S,
+        "camera_fixed": _B,
+        "seed": _I,
+        "enable_safety_checker": _B,
+        "generate_audio": _B,
+    },
+    "fal-ai/wan-25-preview/text-to-video": {
+        "prompt": _S,
+        "duration": _enum("5", "10"),
+        "resolution": _S,
+        "aspect_ratio": _S,
+        "negative_prompt": _S,
+        "enable_prompt_expansion": _B,
+        "seed": _I,
+        "audio_url": _S,
+    },
+    "fal-ai/wan/v2.7/text-to-video": {
+        "prompt": _S,
+        "duration": _I,
+        "resolution": _S,
+        "aspect_ratio": _S,
+        "negative_prompt": _S,
+        "enable_prompt_expansion": _B,
+        "seed": _I,
+        "audio_url": _S,
+    },
+    "google/gemini-omni-flash": {"prompt": _S, "aspect_ratio": _S, "duration": _N},
+}
+_RVEO = {
+    "properties": {
+        "prompt": _S,
+        "aspect_ratio": _S,
+        "duration": _enum(4, 6, 8),
+        "image": _S,
+        "negative_prompt": _S,
+        "resolution": _S,
+        "generate_audio": _B,
+        "seed": _I,
+    }
+}
+#: Replicate ``Input`` schemas per model, after the replicate.com /api pages (what the fake serves).
+REPLICATE_SCHEMAS: dict[str, dict[str, Any]] = {
+    "google/veo-3.1": _RVEO,
+    "google/veo-3.1-fast": _RVEO,
+    "kwaivgi/kling-v2.6": {"properties": {"prompt": _S, "negative_prompt": _S, "start_image": _S, "aspect_ratio": _S,
+                                          "duration": _enum(5, 10), "generate_audio": _B}},
+    "kwaivgi/kling-v3-video": {"properties": {"prompt": _S, "mode": _S, "duration": _I, "aspect_ratio": _S,
+                                              "generate_audio": _B, "negative_prompt": _S}},
+    "wan-video/wan-2.7-t2v": {"properties": {"prompt": _S, "negative_prompt": _S, "audio": _S, "resolution": _S,
+                                             "aspect_ratio": _S, "duration": _I, "enable_prompt_expansion": _B,
+                                             "seed": _I}},
+}  # fmt: skip
+
+
+def use_fake_keys(monkeypatch: Any, server: FakeProviderServer) -> dict[str, str]:
+    """Put the fake credentials in the environment (and nothing else a real key could be mistaken for)."""
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    for k in UNSET:
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WORKBENCH_GCS_BASE_URL", server.url("gcs", "ok"))
+    return ENV
 
 
 @dataclass
@@ -89,6 +240,7 @@ class Job:
     done_after: float | None
     polls: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    wall: float = field(default_factory=time.time)
 
     def finished(self) -> bool:
         return self.done_after is not None and time.monotonic() - self.created >= self.done_after
@@ -157,7 +309,12 @@ class FakeProviderServer:
         delay = next((float(t.split("=", 1)[1]) for t in scenario if t.startswith("delay=")), self.job_seconds)
         job = Job(uuid.uuid4().hex, vendor, scenario, model, prompt, seed, base, time.monotonic(),
                   None if "hang" in scenario else delay)  # fmt: skip
-        body = hashlib.sha256(json.dumps(self_body, sort_keys=True).encode()).hexdigest()[:12]
+        same = (
+            {k: v for k, v in self_body.items() if k not in SUBMISSION_REFS}
+            if isinstance(self_body, dict)
+            else self_body
+        )
+        body = hashlib.sha256(json.dumps(same, sort_keys=True).encode()).hexdigest()[:12]
         with self.lock:
             self.jobs[job.id] = job
             self.created[(vendor, model, prompt, seed, body)] += 1
@@ -274,6 +431,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self._once("slowpoll", "poll"):
             time.sleep(1.5)
 
+    def _after_accept(self) -> None:
+        """Lost-answer faults, after the job was created: cut the connection, or answer too late."""
+        if self._once("cutsubmit", "accept"):
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            raise _Sent
+        if self._once("slowsubmit", "accept"):
+            time.sleep(2.0)
+
     def _record(self, vendor: str, body: Any) -> None:
         with self.fake.lock:
             self.fake.bodies[vendor].append(body)
@@ -350,6 +516,7 @@ class _Handler(BaseHTTPRequestHandler):
             if params.get("aspectRatio") not in ("16:9", "9:16"):
                 raise _Reply(400, self._google_err(400, "INVALID_ARGUMENT", "bad aspectRatio"))
             job = self.fake.new_job("gemini", self.scenario, self.base, model, inst["prompt"], None, self.body)
+            self._after_accept()
             self._ok({"name": f"models/{model}/operations/{job.id}"})
         if m := re.fullmatch(r"v1beta/models/([^/]+)/operations/([^/]+)", rest):
             job = self._job(m.group(2), self._google_err(404, "NOT_FOUND", "operation not found"))
@@ -374,6 +541,8 @@ class _Handler(BaseHTTPRequestHandler):
             job = self._job(m.group(1), self._google_err(404, "NOT_FOUND", "file not found"))
             self._ok({}, 302, {"Location": self.fake.media_url(job)})
         if method == "POST" and rest == "v1beta/interactions":
+            if self._once("e500", "submit"):
+                raise _Reply(500, self._google_err(500, "INTERNAL", "internal error"))
             b = self.body or {}
             self._record("gemini-omni", b)
             fmt = b.get("response_format") or {}
@@ -382,10 +551,13 @@ class _Handler(BaseHTTPRequestHandler):
             seed = (b.get("generation_config") or {}).get("seed")
             job = self.fake.new_job("gemini", self.scenario, self.base, b.get("model", ""), b["input"], seed, self.body)
             job.extra["delivery"] = fmt.get("delivery", "inline")
+            self._after_accept()
             self._ok({"id": job.id, "status": "in_progress", "model": b.get("model")})
         if m := re.fullmatch(r"v1beta/interactions/([^/]+)", rest):
             job = self._job(m.group(1), self._google_err(404, "NOT_FOUND", "interaction not found"))
             self._poll_faults(self._google_err(500, "INTERNAL", "internal error"))
+            if self._has("needsaction"):
+                self._ok({"id": job.id, "status": "requires_action"})
             if not job.finished():
                 self._ok({"id": job.id, "status": "in_progress"})
             if self._has("fail"):
@@ -420,6 +592,12 @@ class _Handler(BaseHTTPRequestHandler):
         project, loc, model, verb = m.groups()
         b = self.body or {}
         if verb == "predictLongRunning":
+            if self._once("e500", "submit"):
+                raise _Reply(500, self._google_err(500, "INTERNAL", "internal error"))
+            if model not in ("veo-3.1-generate-001", "veo-3.1-fast-generate-001", "veo-3.1-lite-generate-001"):
+                raise _Reply(404, self._google_err(404, "NOT_FOUND", f"Publisher Model `{model}` was not found"))
+            if not b.get("instances"):  # the probe's invalid input: nothing to generate
+                raise _Reply(400, self._google_err(400, "INVALID_ARGUMENT", "instances must not be empty"))
             self._record("vertex", b)
             params, inst = b.get("parameters") or {}, (b.get("instances") or [{}])[0]
             if params.get("generateAudio") is not True or params.get("durationSeconds") not in (4, 6, 8):
@@ -429,6 +607,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
             job.extra["storage"] = params.get("storageUri")
             name = f"projects/{project}/locations/{loc}/publishers/google/models/{model}/operations/{job.id}"
+            self._after_accept()
             self._ok({"name": name})
         op_name = str(b.get("operationName", ""))
         job = self._job(op_name.rsplit("/", 1)[-1], self._google_err(404, "NOT_FOUND", "operation not found"))
@@ -495,16 +674,35 @@ class _Handler(BaseHTTPRequestHandler):
             if self._has("policy"):
                 raise _Reply(400, err(1301, "prompt triggers the content security policy"))
             b = self.body or {}
+            if b.get("model_name") not in ("kling-v2-6", "kling-v3"):
+                raise _Reply(400, err(1201, f"model_name is invalid: {b.get('model_name')}"))
+            if not b.get("prompt"):  # the probe's invalid input
+                raise _Reply(400, err(1201, "prompt is required"))
             self._record("kling", b)
-            if not isinstance(b.get("duration"), str) or b.get("model_name") not in ("kling-v2-6", "kling-v3"):
-                raise _Reply(400, err(1201, "invalid duration or model_name"))
+            if not isinstance(b.get("duration"), str):
+                raise _Reply(400, err(1201, "invalid duration"))
             if b.get("sound") == "on" and b.get("mode") != "pro":
                 raise _Reply(400, err(1201, "sound requires mode pro"))
             job = self.fake.new_job(
                 "kling", self.scenario, self.base, b["model_name"], b.get("prompt", ""), None, self.body
             )
+            job.extra["external_task_id"] = b.get("external_task_id")
+            self._after_accept()
             self._ok({"code": 0, "message": "SUCCEED", "request_id": "r", "data": {
-                "task_id": job.id, "task_status": "submitted", "created_at": 1, "updated_at": 1}})  # fmt: skip
+                "task_id": job.id, "task_status": "submitted", "created_at": int(job.wall * 1000),
+                "task_info": {"external_task_id": b.get("external_task_id")}, "updated_at": 1}})  # fmt: skip
+        if method == "GET" and rest == "v1/videos/text2video":
+            page, size = int(self.query.get("pageNum", ["1"])[0]), int(self.query.get("pageSize", ["30"])[0])
+            tasks = (
+                []
+                if self._has("nolist")
+                else sorted((j for j in list(self.fake.jobs.values()) if j.vendor == "kling"), key=lambda j: -j.wall)
+            )
+            data = [{"task_id": j.id, "task_status": "succeed" if j.finished() else "processing",
+                     "task_info": {"external_task_id": j.extra.get("external_task_id")},
+                     "created_at": int(j.wall * 1000), "updated_at": int(j.wall * 1000)}
+                    for j in tasks[(page - 1) * size : page * size]]  # fmt: skip
+            self._ok({"code": 0, "message": "SUCCEED", "request_id": "r", "data": data})
         if m := re.fullmatch(r"v1/videos/text2video/([^/]+)", rest):
             job = self._job(m.group(1), err(1203, "task not found"))
             self._poll_faults(err(5000, "server internal error"))
@@ -524,6 +722,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _fal(self, method: str, rest: str) -> None:
         if self._has("auth") or self.headers.get("Authorization") != f"Key {self.fake.keys['fal']}":
             raise _Reply(401, {"detail": f"No user found for Key {self.headers.get('Authorization', '')}"})
+        if self._has("locked"):
+            raise _Reply(403, {"detail": "User is locked. Reason: Exhausted balance. Top up your balance at fal.ai"})
         if m := re.fullmatch(r"([^/]+/[^/]+)/requests/([^/]+)(/status)?", rest):
             job = self._job(m.group(2), {"detail": "Request not found"})
             if job.model.split("/")[:2] != m.group(1).split("/"):
@@ -564,10 +764,44 @@ class _Handler(BaseHTTPRequestHandler):
             if endpoint.startswith("fal-ai/veo3.1") and b.get("duration") not in ("4s", "6s", "8s"):
                 raise _Reply(422, {"detail": [{"loc": ["body", "duration"], "msg": "must be 4s, 6s or 8s"}]})
             job = self.fake.new_job("fal", self.scenario, self.base, endpoint, b["prompt"], b.get("seed"), self.body)
+            job.extra["input"] = b
+            self._after_accept()
             app = "/".join(endpoint.split("/")[:2])
             req = f"{self.base}/{app}/requests/{job.id}"
             self._ok({"request_id": job.id, "response_url": req, "status_url": f"{req}/status",
                       "cancel_url": f"{req}/cancel", "queue_position": 0})  # fmt: skip
+        raise _Reply(404, {"detail": "Not Found"})
+
+    # -- fal Platform API (model search with schemas, requests by endpoint) -----------------------------
+    def _falapi(self, method: str, rest: str) -> None:
+        if self.headers.get("Authorization") != f"Key {self.fake.keys['fal']}":
+            raise _Reply(401, {"detail": "Invalid API key"})
+        if method == "GET" and rest == "v1/models":
+            models = []
+            for eid in self.query.get("endpoint_id", []):
+                props = FAL_SCHEMAS.get(eid)
+                if props is None:
+                    continue
+                m: dict[str, Any] = {"endpoint_id": eid, "metadata": {"display_name": eid, "status": "active",
+                                                                     "category": "text-to-video"}}  # fmt: skip
+                if "openapi-3.0" in self.query.get("expand", []):
+                    ref = {"$ref": "#/components/schemas/Input"}
+                    m["openapi"] = {"openapi": "3.0.4",
+                                    "paths": {f"/{eid}": {"post": {"requestBody": {"content": {
+                                        "application/json": {"schema": ref}}}}}},
+                                    "components": {"schemas": {"Input": {"type": "object", "properties": props}}}}  # fmt: skip
+                models.append(m)
+            self._ok({"models": models, "next_cursor": None, "has_more": False})
+        if method == "GET" and rest == "v1/models/requests/by-endpoint":
+            eid = self.query.get("endpoint_id", [""])[0]
+            start = self.query.get("start", [""])[0]
+            since = datetime.fromisoformat(start.replace("Z", "+00:00")).timestamp() if start else time.time() - 86400
+            jobs = [] if self._has("nolist") else sorted(
+                (j for j in list(self.fake.jobs.values()) if j.vendor == "fal" and j.model == eid and j.wall >= since),
+                key=lambda j: -j.wall)  # fmt: skip
+            items = [{"request_id": j.id, "endpoint_id": eid, "sent_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                      time.gmtime(j.wall)), "json_input": j.extra.get("input")} for j in jobs]  # fmt: skip
+            self._ok({"items": items, "next_cursor": None, "has_more": False})
         raise _Reply(404, {"detail": "Not Found"})
 
     # -- Replicate -------------------------------------------------------------------------------------
@@ -593,7 +827,25 @@ class _Handler(BaseHTTPRequestHandler):
             job = self.fake.new_job(
                 "replicate", self.scenario, self.base, m.group(1), inp["prompt"], inp.get("seed"), self.body
             )
+            job.extra["input"] = inp
+            self._after_accept()
             self._ok(self._prediction(job), 201)
+        if method == "GET" and rest == "v1/predictions":
+            jobs = (
+                []
+                if self._has("nolist")
+                else sorted(
+                    (j for j in list(self.fake.jobs.values()) if j.vendor == "replicate"), key=lambda j: -j.wall
+                )
+            )
+            self._ok({"next": None, "previous": None, "results": [self._prediction(j) for j in jobs]})
+        if method == "GET" and (m := re.fullmatch(r"v1/models/([^/]+/[^/]+)", rest)):
+            schema = REPLICATE_SCHEMAS.get(m.group(1))
+            if schema is None:
+                raise _Reply(404, problem(404, "Not found."))
+            owner, name = m.group(1).split("/")
+            self._ok({"owner": owner, "name": name, "latest_version": {"id": "v" + uuid.uuid4().hex[:8],
+                      "openapi_schema": {"components": {"schemas": {"Input": {"type": "object", **schema}}}}}})  # fmt: skip
         if m := re.fullmatch(r"v1/predictions/([^/]+)", rest):
             job = self._job(m.group(1), problem(404, "Not found."))
             self._poll_faults(problem(500, "Internal server error"))
@@ -603,7 +855,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _prediction(self, job: Job) -> dict[str, Any]:
         get = f"{self.base}/v1/predictions/{job.id}"
         p: dict[str, Any] = {"id": job.id, "model": job.model, "status": "starting" if job.polls == 0 else "processing",
-                             "input": {"prompt": job.prompt}, "output": None, "error": None, "logs": "",
+                             "input": job.extra.get("input", {"prompt": job.prompt}), "output": None, "error": None,
+                             "logs": "", "created_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(job.wall))
+                             + f".{int(job.wall % 1 * 1e6):06d}Z",
                              "urls": {"get": get, "cancel": f"{get}/cancel", "web": f"https://replicate.invalid/p/{job.id}"}}  # fmt: skip
         if job.finished():
             if self._has("fail"):
@@ -632,6 +886,8 @@ class _Handler(BaseHTTPRequestHandler):
             if self._has("policy"):
                 raise _Reply(400, err("DataInspectionFailed", "Input data may contain inappropriate content."))
             b = self.body or {}
+            if b.get("model") not in ("happyhorse-1.0-t2v", "happyhorse-1.1-t2v", "wan2.5-t2v-preview"):
+                raise _Reply(400, err("InvalidParameter", "Model not exist."))
             self._record("dashscope", b)
             prompt, params = (b.get("input") or {}).get("prompt"), b.get("parameters") or {}
             if not isinstance(prompt, str) or not isinstance(params.get("duration"), int):
@@ -639,6 +895,7 @@ class _Handler(BaseHTTPRequestHandler):
             job = self.fake.new_job(
                 "dashscope", self.scenario, self.base, b.get("model", ""), prompt, params.get("seed"), self.body
             )
+            self._after_accept()
             self._ok({"request_id": "r", "output": {"task_id": job.id, "task_status": "PENDING"}})
         if m := re.fullmatch(r"api/v1/tasks/([^/]+)", rest):
             job = self.fake.jobs.get(m.group(1))
@@ -672,8 +929,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self._once("r429", "submit"):
             raise _Reply(429, {"error": {"type": "rate_limit", "message": "slow down"}}, {"Retry-After": "1"})
         b = self.body or {}
+        if b.get("model") not in ("ltx-2-pro", "ltx-2-fast"):
+            raise _Reply(400, {"error": {"type": "invalid_request", "message": f"unknown model {b.get('model')}"}})
         self._record("ltx", b)
-        if not isinstance(b.get("prompt"), str) or b.get("generate_audio") is not True:
+        if not b.get("prompt") or b.get("generate_audio") is not True:
             raise _Reply(400, {"error": {"type": "invalid_request", "message": "prompt and generate_audio required"}})
         job = self.fake.new_job("ltx", self.scenario, self.base, b.get("model", ""), b["prompt"], None, self.body)
         time.sleep(job.done_after or 0)

@@ -24,6 +24,7 @@ ErrorKind = Literal[
     "transient",  # a server or network fault (retried)
     "fatal",  # anything else
     "lost_in_transit",  # accepted, probably billed, and its result never arrived: never resent on its own
+    "submit_uncertain",  # sent, its answer lost, and the vendor's lookup did not find the job: never resent on its own
     "corrupt",  # the downloaded file is not valid media
     "no_video",  # the downloaded file has no video stream
     "budget",  # not sent: the run's budget would be exceeded
@@ -32,6 +33,9 @@ ERROR_KINDS: frozenset[str] = frozenset(get_args(ErrorKind))
 
 #: Failure kinds the runner retries (with backoff, honouring Retry-After).
 RETRYABLE_KINDS: frozenset[str] = frozenset({"rate_limit", "transient", "timeout"})
+#: Failure kinds of a submission that may have been billed: never sent again without ``params.resend_lost``,
+#: looked up again by ``--resume``.
+UNRESOLVED_KINDS: frozenset[str] = frozenset({"submit_uncertain", "lost_in_transit"})
 
 
 class WorkbenchError(Exception):

@@ -20,16 +20,19 @@ from typing import Any, TypeVar
 
 from workbench._util import link_or_copy, progress, slug
 from workbench.config import ComparisonConfig, load_config_suite
-from workbench.errors import MediaError, ProviderError
+from workbench.errors import UNRESOLVED_KINDS, MediaError, ProviderError
 from workbench.media import probe
 from workbench.prompt import TEMPLATE_VERSION, Prompt, PromptSuite
 from workbench.providers.base import GenerationRequest, Provider
-from workbench.providers.registry import get_provider
+from workbench.providers.registry import get_provider, prompt_rewrite_note
 from workbench.rundir import Journal, RunDir, Sample
 from workbench.store import ClipStore, StoredClip
 from workbench.version import __version__
 
 log = logging.getLogger(__name__)
+
+#: Times the vendor's lookup is asked for a lost submission, a poll interval apart.
+LOOKUP_ATTEMPTS = 3
 
 T = TypeVar("T")
 
@@ -113,6 +116,8 @@ class Generator:
         self.providers: dict[str, Provider] = {}
         self.sems: dict[str, asyncio.Semaphore] = {}
         self.submitted: set[str] = set()
+        self.job_ids: set[str] = {ev["job_id"] for ev in self.pending.values() if "job_id" in ev}
+        """Job ids known to belong to cells (a lookup never adopts one of them for another cell)."""
 
     def provider(self, cell: Cell) -> Provider:
         """One adapter per config entry; one semaphore per provider id (its concurrency limit)."""
@@ -147,6 +152,9 @@ class Generator:
     async def cell(self, cell: Cell, bar: Any) -> Sample:
         key = cell.request.key()
         s = Sample(cell.sample_id, cell.prompt.id, cell.model, cell.provider_id, cell.repeat, key)
+        rewrite = prompt_rewrite_note(cell.provider_id)
+        if rewrite:
+            s.notes.append(f"prompt rewritten by the vendor: {rewrite}")
         try:
             hit = cached_clip(self.store, cell.request)
             if hit is not None:
@@ -171,7 +179,9 @@ class Generator:
     async def _generate(self, cell: Cell, s: Sample) -> None:
         prov = self.provider(cell)
         req = cell.request
-        s.notes = prov.validate(req)
+        s.notes = prov.validate(req) + s.notes
+        if prov.prompt_rewrite_note and not any(n.startswith("prompt rewritten") for n in s.notes):
+            s.notes.append(f"prompt rewritten by the vendor: {prov.prompt_rewrite_note}")
         async with self.sems[cell.provider_id]:
             t0 = time.monotonic()
             prior = self.pending.get(s.request_key)
@@ -189,6 +199,15 @@ class Generator:
                 return
             if prior is not None and prov.resumable and "job_id" in prior:
                 job_id = prior["job_id"]
+            elif prior is not None and prior.get("event") == "submitting" and not resend_lost:
+                # The previous run stopped while this submission was on its way (or its answer was lost):
+                # it may have created a paid job. Look it up; never send it again blindly.
+                found = await self._reconcile(prov, cell, s, prior, "the previous run stopped while it was sent")
+                if found is None:
+                    return
+                job_id = found
+                self.job_ids.add(job_id)
+                self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             else:
                 cost = prov.estimate_cost(req)
                 if self.cfg.budget_usd is not None and self.spent + cost > self.cfg.budget_usd:
@@ -201,8 +220,25 @@ class Generator:
                     # no job id comes back before the (billed) result: journal the attempt itself
                     self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
                     self.submitted.add(s.request_key)
-                retry_lost = frozenset({"lost_in_transit"}) if resend_lost else frozenset()
-                job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
+                    submitting = None
+                elif prov.paid:
+                    # journaled before it is sent: a run killed mid-submit, or a lost answer, is looked up later
+                    submitting = {"ref": prov.new_submit_ref(req), "sent": time.time()}
+                    self.journal.append(event="submitting", key=s.request_key, provider=cell.provider_id, **submitting)
+                    self.submitted.add(s.request_key)
+                else:
+                    submitting = None
+                retry_lost = UNRESOLVED_KINDS if resend_lost else frozenset()
+                try:
+                    job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
+                except ProviderError as exc:
+                    if exc.kind != "submit_uncertain" or submitting is None:
+                        raise
+                    found = await self._reconcile(prov, cell, s, submitting, exc.reason)
+                    if found is None:
+                        return
+                    job_id = found
+                self.job_ids.add(job_id)
                 self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             self.submitted.add(s.request_key)
             deadline = t0 + self.cfg.timeout_s
@@ -222,6 +258,40 @@ class Generator:
             data = await self.call(prov.download, job_id)
             s.latency_s = round(time.monotonic() - t0, 3)
         await self._store(cell, s, prov, job_id, data)
+
+    async def _reconcile(self, prov: Provider, cell: Cell, s: Sample, sending: dict[str, Any], why: str) -> str | None:
+        """A submission went out and its answer was lost: the job it created, or None (cell recorded uncertain).
+
+        The vendor's lookup (:meth:`Provider.find_submitted`) is asked a few times, a poll interval
+        apart; the job it finds is polled like any other. Otherwise the cell fails as
+        ``submit_uncertain`` with what was checked and the client reference: nothing is sent again
+        (``params.resend_lost: true`` opts in to paying again; ``--resume`` looks again).
+        """
+        ref, sent = sending.get("ref"), float(sending.get("sent") or sending.get("t") or time.time())
+        when = datetime.fromtimestamp(sent, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        checked = f"{cell.provider_id} offers no way to look a lost submission up"
+        if prov.lookup:
+            checked = f"not found in {prov.lookup}"
+            for attempt in range(LOOKUP_ATTEMPTS):
+                try:
+                    job_id = await self.call(prov.find_submitted, cell.request, ref, sent, frozenset(self.job_ids))
+                except ProviderError as exc:
+                    checked = f"lookup: {exc.reason}"
+                    break
+                if job_id:
+                    log.info("%s: the lost submission was found: job %s", s.sample_id, job_id)
+                    s.notes.append(f"{why}; the job it created was found in {prov.lookup}: {job_id}")
+                    return job_id
+                if attempt < LOOKUP_ATTEMPTS - 1:
+                    await asyncio.sleep(self.cfg.poll_interval_s)
+        s.status, s.kind = "failed", "submit_uncertain"
+        s.reason = (
+            f"{why}; the submission (sent {when}" + (f", client reference {ref}" if ref else "") + ") may have "
+            f"created a paid job: {checked}; not sent again, so it is not paid twice (--resume looks again; "
+            "params.resend_lost: true sends it again)"
+        )
+        self.journal.append(event="failed", key=s.request_key, reason=s.reason, kind=s.kind)
+        return None
 
     async def _store(self, cell: Cell, s: Sample, prov: Provider, job_id: str, data: bytes) -> None:
         record = {

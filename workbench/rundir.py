@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from workbench._util import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
-from workbench.errors import ConfigError, ErrorKind
+from workbench.errors import UNRESOLVED_KINDS, ConfigError, ErrorKind
 from workbench.prompt import Prompt, validation_to_config_error
 
 if TYPE_CHECKING:
@@ -109,7 +109,8 @@ class Sample:
     cost_usd: float = 0.0
     has_audio: bool | None = None
     notes: list[str] = field(default_factory=list)
-    """Capability problems the provider reported for this request (e.g. a duration it cannot do)."""
+    """Capability problems the provider reported for this request (e.g. a duration it cannot do), and
+    ``prompt rewritten by the vendor: ...`` for a model that rewrites prompts with no off switch."""
 
     @property
     def ok(self) -> bool:
@@ -132,13 +133,20 @@ class Journal:
         return read_jsonl(self.path)
 
     def pending_jobs(self) -> dict[str, dict[str, Any]]:
-        """Submitted (or, for synchronous providers, sending) jobs with no terminal event, by request key."""
+        """Jobs with no terminal event, by request key: submitted, or being sent (``submitting`` for
+        paid async providers, ``sending`` for synchronous ones) when the run stopped.
+
+        A submission that ended ``submit_uncertain`` or ``lost_in_transit`` stays here too: a
+        resumed run looks it up again instead of paying for it a second time.
+        """
         pending: dict[str, dict[str, Any]] = {}
         for ev in self.events():
-            if ev.get("event") in ("submitted", "sending"):
+            if ev.get("event") in ("submitted", "sending", "submitting"):
                 pending[ev["key"]] = ev
             elif ev.get("event") in ("done", "failed"):
-                pending.pop(ev.get("key", ""), None)
+                prior = pending.pop(ev.get("key", ""), None)
+                if prior is not None and ev.get("event") == "failed" and ev.get("kind") in UNRESOLVED_KINDS:
+                    pending[ev["key"]] = prior
         return pending
 
 

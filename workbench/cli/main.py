@@ -1,7 +1,8 @@
 """The ``workbench`` command line.
 
 Exit codes: 0 success; 1 a config, suite or prerequisite is wrong (nothing was run);
-2 the run finished but some cells failed.
+2 the run finished but some cells failed. ``workbench probe``: 2 a model differs from the
+catalogue or failed, 3 some keys are missing.
 """
 
 from __future__ import annotations
@@ -154,14 +155,79 @@ def cmd_models(args: argparse.Namespace) -> int:
     from workbench.providers.registry import catalogue
 
     rows = catalogue()
+    if args.json:
+        print(json.dumps([_model_json(m) for m in rows], indent=1, default=str))
+        return 0
+    if args.detail:
+        for m in rows:
+            print(_model_detail(m))
+        return 0
+    # fits 100 columns: id (52 at most), price, key, when the facts were last checked, one short note
     w = max(len(m.id) for m in rows)
-    print(f"{'model':{w}s}  {'$/s':>6s}  {'key':14s}  audio switch / notes")
+    print(f"{'model':{w}s} {'$/s':>5s} {'key':7s} {'checked':7s} notes")
     for m in rows:
-        key = "not needed" if not m.key_env else ("set: " if m.key_set else "MISSING: ") + "|".join(m.key_env)
-        price = f"{m.price_per_second_usd:6.3f}" if m.price_per_second_usd else "     0"
-        print(f"{m.id:{w}s}  {price}  {key:14s}  {m.audio}; {m.price_note or m.description}")
-    print("\nKeys come only from the environment variables shown; see docs/providers.md for each provider.")
+        key = "-" if not m.key_env else ("set" if m.key_set else "MISSING")
+        price = f"{m.price_per_second_usd:5.3f}" if m.price_per_second_usd else "    0"
+        note = "rewrites prompts*" if m.prompt_rewrite_note else ("see below" if m.usage else m.audio)
+        line = f"{m.id:{w}s} {price} {key:7s} {m.checked[:7] or '-':7s} {note}"
+        print(line if len(line) <= 100 else line[:99] + "…")
+    rewriters = [m.id for m in rows if m.prompt_rewrite_note]
+    if rewriters:
+        print("\n* the vendor rewrites the prompt and offers no off switch (Veo 3/3.1); every other rewriting switch")
+        print("  is sent switched off. Recorded in each clip's notes.")
+    for m in rows:
+        if m.auth_note:
+            print(f"\nKling auth: {m.auth_note}.")
+            break
+    print("\nfolder/<name>: your own clips; " + _folder_usage())
+    print("Keys come only from environment variables: `--detail` names them, with each fact's source and")
+    print("date; `--json` gives everything. `workbench probe` checks the catalogue with your keys.")
     return 0
+
+
+def _folder_usage() -> str:
+    from workbench.providers.registry import FOLDER_USAGE
+
+    return FOLDER_USAGE.split(": ", 1)[1].replace(" and DIR", "\n  and DIR")
+
+
+def _model_json(m) -> dict:
+    from dataclasses import asdict
+
+    d = asdict(m)
+    d["sources"] = {k: {"source": f.source, "checked": f.checked, "status": f.status} for k, f in m.sources.items()}
+    d["checked"] = m.checked
+    return d
+
+
+def _model_detail(m) -> str:
+    import textwrap
+
+    cap = m.capabilities
+    lines = [f"{m.id}: {m.description}"]
+    if m.usage:
+        lines.append(f"usage: {m.usage}")
+    lines.append(f"price: ${m.price_per_second_usd:.3f}/s ({m.price_note})")
+    if m.key_env:
+        lines.append(f"key: {' | '.join(m.key_env)} ({'set' if m.key_set else 'MISSING'})"
+                     + (f"; base URL: {m.base_url_env}" if m.base_url_env else ""))  # fmt: skip
+    if m.auth_note:
+        lines.append(f"auth used: {m.auth_note}")
+    lines.append(f"audio: {m.audio}; durations {cap.durations_s[0]:g}-{cap.durations_s[1]:g} s; "
+                 f"aspect {', '.join(cap.aspect_ratios)}")  # fmt: skip
+    if m.rewrite_off:
+        lines.append("prompt rewriting sent off: " + ", ".join(f"{k}={v!r}" for k, v in m.rewrite_off.items()))
+    if m.prompt_rewrite_note:
+        lines.append(f"prompt rewritten anyway: {m.prompt_rewrite_note}")
+    if m.lost_submit:
+        lines.append(f"lost submission: {m.lost_submit}")
+    for k, f in m.sources.items():
+        lines.append(f"source of {k}: {f}")
+    out = []
+    for i, line in enumerate(lines):
+        ind = "" if i == 0 else "  "
+        out += textwrap.wrap(line, width=100, initial_indent=ind, subsequent_indent=ind + "    ") or [ind]
+    return "\n".join(out) + "\n"
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -189,7 +255,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"budget: ${cfg.budget_usd:.2f}" + ("  (EXCEEDED: run will stop at the budget)" if cost > cfg.budget_usd else ""))
     for p in problems:
         print(f"capability: {p}")
+    for entry in cfg.providers:
+        note = get_provider(entry.id, entry.params).prompt_rewrite_note
+        if note:
+            print(f"prompt rewriting: {entry.name}: {note}")
     return 1 if problems else 0
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from workbench.providers import probe
+
+    ids = probe.resolve_ids(args.models)
+    if args.paid:
+        print(f"--paid: one real generation per model ({len(ids)}), billed at its price.", file=sys.stderr)
+    results = asyncio.run(probe.probe_models(ids, paid=args.paid, timeout_s=args.timeout))
+    print(probe.format_results(results))
+    code = probe.exit_code(results)
+    print({0: "All probed models are as catalogued.", 2: "Some models differ from the catalogue or failed.",
+           3: "Some keys are missing: those models were not probed."}[code])  # fmt: skip
+    return code
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -253,7 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_prompts)
 
     p = sub.add_parser("models", help="list the models the workbench can call")
+    p.add_argument("--detail", action="store_true", help="every fact with its source and date, keys, switches")
+    p.add_argument("--json", action="store_true", help="the whole catalogue as JSON")
     p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser(
+        "probe", help="check with your keys that the catalogue is still true (free; --paid: one clip each)",
+        description="Exit codes: 0 as catalogued; 1 bad arguments; 2 a model differs from the catalogue or "
+        "failed; 3 keys missing for some models (not probed).",
+    )  # fmt: skip
+    p.add_argument("models", nargs="*", metavar="MODEL", help="catalogued remote model ids (default: all)")
+    p.add_argument("--paid", action="store_true", help="one real generation of the shortest duration per model")
+    p.add_argument("--timeout", type=float, default=1800.0, help="--paid: seconds to wait for each clip")
+    p.set_defaults(fn=cmd_probe)
 
     p = sub.add_parser("report", help="rebuild a run's leaderboard and HTML report from stored results")
     p.add_argument("run_dir")

@@ -16,7 +16,16 @@ from workbench.prompt import TEMPLATE_VERSION, Prompt
 
 #: Params that do not change the output and so stay out of the cache key.
 NON_OUTPUT_FIELDS = frozenset(
-    {"timeout_s", "poll_interval_s", "max_retries", "max_concurrency", "base_url", "resend_lost"}
+    {
+        "timeout_s",
+        "submit_timeout_s",
+        "poll_interval_s",
+        "max_retries",
+        "max_concurrency",
+        "base_url",
+        "api_base_url",
+        "resend_lost",
+    }
 )
 #: Version of the cache key itself. 2: the key covers the adapter's version and what it reads besides
 #: the text (the local renderer's structured prompt, the folder importer's file bytes); every binding
@@ -104,8 +113,16 @@ class Provider(abc.ABC):
     #: Jobs this provider may run at once (the runner enforces it).
     max_concurrency: ClassVar[int] = 2
     #: The adapter's version, part of the cache key: bump it whenever a change to the adapter changes
-    #: the clips it returns for the same request, so clips cached before are not reused.
+    #: the clips it returns for the same request (what it sends included), so clips cached before are
+    #: not reused.
     version: ClassVar[str] = "1"
+    #: A submission may cost money: the runner journals it before sending, and a submission whose
+    #: answer was lost is looked up (or recorded as ``submit_uncertain``), never sent again on its own.
+    paid: ClassVar[bool] = False
+    #: How a lost submission is found again ("" when the vendor offers no way; see :meth:`find_submitted`).
+    lookup: ClassVar[str] = ""
+    #: Non-empty when the model rewrites or expands the prompt and the vendor offers no off switch.
+    prompt_rewrite_note: str = ""
 
     def key_inputs(self, prompt: Prompt) -> dict[str, str]:
         """Hashes of what the clip depends on besides the request's text and params (part of the cache key).
@@ -143,6 +160,26 @@ class Provider(abc.ABC):
     @abc.abstractmethod
     async def download(self, job_id: str) -> bytes:
         """The finished clip's bytes."""
+
+    def new_submit_ref(self, request: GenerationRequest) -> str | None:
+        """A fresh client reference for the next submission of ``request`` (None: the vendor takes none).
+
+        The runner journals it before sending; an adapter that sends one (Kling's
+        ``external_task_id``) finds a submission whose answer was lost by it.
+        """
+        return None
+
+    async def find_submitted(
+        self, request: GenerationRequest, ref: str | None, since: float, exclude: frozenset[str] = frozenset()
+    ) -> str | None:
+        """The job id a submission sent at ``since`` (epoch seconds) created, if the vendor can tell.
+
+        Called after a submission's answer was lost. Returns None when the vendor's lookup shows
+        no such job (yet); raises :class:`ProviderError` when the lookup itself fails or cannot
+        tell candidates apart. ``exclude`` lists job ids already known to belong to other cells.
+        Only called when :attr:`lookup` is set.
+        """
+        return None
 
     def ground_truth(self, job_id: str) -> dict[str, Any] | None:
         """Known ground truth for a clip (local reference models only)."""

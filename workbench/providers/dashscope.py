@@ -18,20 +18,36 @@ import httpx
 from workbench.errors import ProviderError
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
-from workbench.providers.http import HttpProvider, ModelSpec, body_json, check_params, http_error
+from workbench.providers.http import Fact, HttpProvider, ModelSpec, body_json, check_params, http_error
 
 DASHSCOPE_URL = "https://dashscope-intl.aliyuncs.com"
 DASHSCOPE_KEY_ENV = ("DASHSCOPE_API_KEY",)
 SYNTHESIS_PATH = "api/v1/services/aigc/video-generation/video-synthesis"
 
 _HH_AR = ("16:9", "9:16", "1:1", "4:3", "3:4", "21:9")
+_AUDIT = "2026-12"
+_HH_DOC = "Alibaba Model Studio HappyHorse text-to-video API reference (verbatim copy, 2026-10-12)"
+_HH_FACTS = {
+    "id": Fact(_HH_DOC, _AUDIT), "durations": Fact(f"{_HH_DOC}: duration 3-15", _AUDIT),
+    "audio": Fact(f"{_HH_DOC}: no audio switch, joint audio", _AUDIT),
+    "price": Fact("pricing table lists the Chinese mainland deployment only", _AUDIT, "assumed"),
+    "prompt": Fact(f"{_HH_DOC}: no prompt-rewriting parameter", _AUDIT),
+}  # fmt: skip
+_WAN_FACTS = {
+    "id": Fact("dashscope-sdk-python video_synthesis.py + mirrors of the DashScope schema", _AUDIT, "verified-3p"),
+    "durations": Fact("mirrors of the DashScope schema: 5 or 10", _AUDIT, "verified-3p"),
+    "audio": Fact("parameters.audio in third-party code only", _AUDIT, "verified-3p"),
+    "price": Fact("no verified price", _AUDIT, "assumed"),
+    "prompt": Fact("dashscope-sdk-python VideoSynthesis.call(prompt_extend=...): sent false", _AUDIT, "verified-in-source"),
+}  # fmt: skip
 DASHSCOPE_MODELS: dict[str, ModelSpec] = {
     "happyhorse-1.0-t2v": ModelSpec("happyhorse-1.0-t2v", "Alibaba HappyHorse 1.0 (DashScope), joint audio", 0.20,
-                                    duration_range=(3, 15), aspect_ratios=_HH_AR, price_note="assumed"),
+                                    duration_range=(3, 15), aspect_ratios=_HH_AR, price_note="assumed", sources=_HH_FACTS),
     "happyhorse-1.1-t2v": ModelSpec("happyhorse-1.1-t2v", "Alibaba HappyHorse 1.1 (DashScope), joint audio", 0.20,
-                                    duration_range=(3, 15), aspect_ratios=_HH_AR, price_note="assumed"),
+                                    duration_range=(3, 15), aspect_ratios=_HH_AR, price_note="assumed", sources=_HH_FACTS),
     "wan2.5-t2v-preview": ModelSpec("wan2.5-t2v-preview", "Alibaba Wan 2.5 preview (DashScope), parameters.audio=true",
-                                    0.10, durations=(5, 10), audio="parameters.audio=true", price_note="assumed"),
+                                    0.10, durations=(5, 10), audio="parameters.audio=true", price_note="assumed",
+                                    rewrite_off={"prompt_extend": False}, sources=_WAN_FACTS),
 }  # fmt: skip
 
 #: Wan ``size`` per aspect ratio (1080p class).
@@ -63,6 +79,8 @@ class DashScopeProvider(HttpProvider):
     key_env: ClassVar[tuple[str, ...]] = DASHSCOPE_KEY_ENV
     default_base_url: ClassVar[str] = DASHSCOPE_URL
     max_concurrency: ClassVar[int] = 2
+    # No lookup: DashScope's task list (GET /api/v1/tasks) filters by model and time but shows no
+    # prompt, so a lost submission cannot be told apart from another one: it stays submit_uncertain.
 
     def __init__(self, model: str, params: Mapping[str, Any]) -> None:
         super().__init__(f"dashscope/{model}", DASHSCOPE_MODELS[model], params)
@@ -83,7 +101,8 @@ class DashScopeProvider(HttpProvider):
         if self.model.startswith("happyhorse"):
             params.update(resolution="1080P", ratio=request.aspect_ratio, watermark=False)
         else:
-            params.update(size=_WAN_SIZE.get(request.aspect_ratio, "1920*1080"), audio=True, prompt_extend=False)
+            params.update(size=_WAN_SIZE.get(request.aspect_ratio, "1920*1080"), audio=True)
+        params.update(self.spec.rewrite_off)
         if request.seed is not None:
             params["seed"] = int(request.seed)
         params.update(self.extra_input)
@@ -96,6 +115,7 @@ class DashScopeProvider(HttpProvider):
             json_body=self.build_body(request),
             headers={"X-DashScope-Async": "enable"},
             what="submit",
+            once=True,
         )
         task_id = (data.get("output") or {}).get("task_id")
         if not task_id:

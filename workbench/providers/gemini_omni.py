@@ -4,6 +4,13 @@
 poll ``GET {B}/v1beta/interactions/{id}`` until ``status`` is terminal, then take the last
 ``model_output`` step's ``video`` content: inline ``data`` (base64) or a ``uri`` fetched with
 the key. Audio is always generated. The job id is the interaction id.
+
+Nothing confirms that Omni honours ``background: true`` (audit O1). If it does not, the POST
+blocks while the video is made: the submit request waits up to ``params.submit_timeout_s``
+(default 900 s) and then returns the finished interaction, which polls as done. A POST whose
+answer never comes (read timeout, cut connection) is ``submit_uncertain``: never resent on
+its own, since each resend could bill a new generation, and there is no way to look it up.
+``requires_action`` (the model waits for input this runner never gives) fails at once.
 """
 
 from __future__ import annotations
@@ -16,18 +23,31 @@ import httpx
 from workbench.errors import ProviderError
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
-from workbench.providers.http import HttpProvider, ModelSpec, check_params, get_key, same_origin
+from workbench.providers.http import Fact, HttpProvider, ModelSpec, check_params, get_key, same_origin, timeout_for
 from workbench.providers.veo import GEMINI_BASE_URL, GEMINI_KEY_ENV, _b64, google_error
 
+_AUDIT = "2026-12"
+_GAOS = "googleapis/python-genai @66807187 google/genai/_gaos/types/interactions"
 OMNI_MODELS: dict[str, ModelSpec] = {
     "gemini-omni-1.1-flash": ModelSpec(
         "gemini-omni-1.1-flash", "Google Gemini Omni Flash 1.1 (Interactions API), audio always on", 0.10,
         duration_range=(3, 10), audio="always on", price_note="≈$0.10/s [third-party]",
+        sources={
+            "id": Fact("ai.google.dev/gemini-api/docs/omni (gemini-omni-1.1-flash)", _AUDIT),
+            "price": Fact("third-party figures (gmicloud, openmontage)", "2026-11-25", "third-party"),
+            "durations": Fact(f"{_GAOS}/videoresponseformat.py: duration is a string; allowed values disagree "
+                              "between third parties (3-10 s assumed)", _AUDIT, "unverified"),
+            "audio": Fact("ai.google.dev Omni docs: video always comes with audio", _AUDIT),
+            "prompt": Fact(f"{_GAOS}: no prompt-rewriting field (what the model does inside is not documented)",
+                           _AUDIT, "verified-in-source"),
+        },
     ),
 }  # fmt: skip
 
-_FAILED = {"failed", "cancelled", "incomplete", "budget_exceeded"}
-_KIND = {"cancelled": "fatal", "incomplete": "fatal", "budget_exceeded": "quota"}
+_FAILED = {"failed", "cancelled", "incomplete", "budget_exceeded", "requires_action"}
+_KIND = {"cancelled": "fatal", "incomplete": "fatal", "budget_exceeded": "quota", "requires_action": "fatal"}
+#: How long the submit POST may take when Omni ignores ``background`` and generates synchronously.
+SUBMIT_TIMEOUT_S = 900.0
 
 
 def _video_content(interaction: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -56,6 +76,7 @@ class GeminiOmniProvider(HttpProvider):
         super().__init__(f"gemini/{model}", spec, params)
         self.model = model
         self.delivery = str(params.get("delivery") or "uri")
+        self._submit_timeout = timeout_for({"timeout_s": params.get("submit_timeout_s") or SUBMIT_TIMEOUT_S})
 
     def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
         return google_error(resp, self.redact, what=what)
@@ -65,7 +86,7 @@ class GeminiOmniProvider(HttpProvider):
         self.redact.add(key)
         return {"x-goog-api-key": key}
 
-    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         fmt = {
             "type": "video",
             "aspect_ratio": request.aspect_ratio,
@@ -76,7 +97,7 @@ class GeminiOmniProvider(HttpProvider):
         gen: dict[str, Any] = {"video_config": {"task": "text_to_video"}}
         if request.seed is not None:
             gen["seed"] = int(request.seed)
-        body = self.body_with_extras(
+        return self.body_with_extras(
             {
                 "model": self.model,
                 "input": request.text,
@@ -85,7 +106,12 @@ class GeminiOmniProvider(HttpProvider):
                 "generation_config": gen,
             }
         )
-        data = await self.call_json("POST", "v1beta/interactions", json_body=body, what="submit")
+
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        data = await self.call_json(
+            "POST", "v1beta/interactions", json_body=self.build_body(request), what="submit", once=True,
+            timeout=self._submit_timeout,
+        )  # fmt: skip
         if not data.get("id"):
             raise ProviderError("fatal", self.redact(f"submit: no interaction id in the answer: {str(data)[:200]}"))
         return str(data["id"])
@@ -96,6 +122,8 @@ class GeminiOmniProvider(HttpProvider):
         if status in _FAILED:
             errs = data.get("errors") or []
             msg = "; ".join(str(e.get("message") or e.get("code")) for e in errs if isinstance(e, dict))
+            if status == "requires_action" and not msg:
+                msg = "the interaction waits for an action (input or a tool result) that this runner never gives"
             kind = _KIND.get(status, "fatal")
             if any(w in msg.lower() for w in ("safety", "policy", "blocked", "prohibited")):
                 kind = "content_policy"
@@ -120,5 +148,5 @@ def make_gemini_omni(model: str, params: Mapping[str, Any]) -> GeminiOmniProvide
     """Factory for ``gemini/gemini-omni-*``."""
     if not model.startswith("gemini-omni"):
         raise KeyError(model)
-    check_params(params, ("delivery",), provider_id=f"gemini/{model}")
+    check_params(params, ("delivery", "submit_timeout_s"), provider_id=f"gemini/{model}")
     return GeminiOmniProvider(model, params)

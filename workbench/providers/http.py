@@ -1,6 +1,6 @@
 """Shared HTTP plumbing for the remote adapters: client, base URL, keys, errors, downloads.
 
-Adapters only speak HTTP: no retries, caching or budget here (that is :mod:`workbench.run`).
+Adapters only speak HTTP: no retries, caching or budget here (that is the runner, :mod:`workbench.generate`).
 Every failure becomes a :class:`~workbench.providers.base.ProviderError` whose ``kind`` the
 runner understands, and every text that could reach a file goes through :class:`Redactor`,
 so an API key, a signed token or a URL query string is never written anywhere.
@@ -29,7 +29,7 @@ from workbench.providers.base import Capabilities, GenerationRequest, JobStatus,
 MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024
 
 #: Param keys every remote adapter understands (besides its own).
-COMMON_PARAMS = frozenset({"base_url", "timeout_s", "max_concurrency", "input"})
+COMMON_PARAMS = frozenset({"base_url", "timeout_s", "max_concurrency", "input", "resend_lost"})
 
 _SECRETISH_PARAM = re.compile(r"(^|_)(api_?key|key|secret|token|password|credential)s?$", re.I)
 _QUERY = re.compile(r"\?[^\s\"'<>?]*=[^\s\"'<>]*")
@@ -40,11 +40,43 @@ _BEARER = re.compile(r"(?i)\b(bearer|key)\s+[A-Za-z0-9._~+/=:-]{8,}")
 
 
 @dataclass(frozen=True)
+class Fact:
+    """Where one catalogued fact comes from and when it was last checked against that source.
+
+    ``status`` is the evidence label of ``../shared/research/provider-audit.md``:
+    verified-in-source, verified-in-docs, verified-3p, third-party, assumed or unverified.
+    """
+
+    source: str
+    checked: str
+    status: str = "verified-in-docs"
+
+    def __str__(self) -> str:
+        return f"{self.source} [{self.status}; checked {self.checked}]"
+
+
+#: The facts each catalogued model carries a source for (``workbench models --detail``).
+FACT_KEYS = ("id", "price", "durations", "audio", "prompt")
+
+#: Request fields that rewrite, expand or "fix" the prompt, across vendors. A catalogued model is
+#: only ever sent them switched off (the whole-catalogue rule test and ``workbench probe`` check it).
+REWRITE_FIELDS = frozenset({
+    "auto_fix", "enable_prompt_expansion", "prompt_extend", "enhance_prompt", "enhancePrompt", "prompt_optimizer",
+    "prompt_enhancement", "expand_prompt", "prompt_expansion", "prompt_rewrite", "rewrite_prompt", "magic_prompt",
+    "prompt_upsampling", "prompt_enhance", "enhance",
+})  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """What the workbench knows about one remote model (offline, no network).
 
     ``durations`` lists the durations the API accepts (empty: any whole second in
-    ``duration_range``). ``price_note`` says where the price comes from.
+    ``duration_range``). ``price_note`` says where the price comes from. ``rewrite_off``
+    holds the request fields that turn the vendor's prompt rewriting or expansion off (sent
+    with every request); ``prompt_rewrite`` is non-empty when the model rewrites the prompt
+    anyway and the vendor offers no off switch. ``sources`` says, per fact (:data:`FACT_KEYS`),
+    where it comes from and when it was last checked.
     """
 
     model: str
@@ -57,6 +89,9 @@ class ModelSpec:
     audio: str = "always on"
     """How sound is requested ("generate_audio=true", "sound=on", "always on")."""
     price_note: str = ""
+    rewrite_off: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    prompt_rewrite: str = ""
+    sources: Mapping[str, Fact] = dataclasses.field(default_factory=dict)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -236,8 +271,23 @@ def http_error(resp: httpx.Response, redact: Redactor, *, what: str, kind: str |
     return ProviderError(k, reason, retry_after=ra, status=resp.status_code)
 
 
-def transport_error(exc: httpx.HTTPError, redact: Redactor, *, what: str) -> ProviderError:
-    """A ProviderError for a connection-level failure (timeout or dropped connection)."""
+#: Transport failures that happen before a request can have reached the server: safe to send again.
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def transport_error(exc: httpx.HTTPError, redact: Redactor, *, what: str, once: bool = False) -> ProviderError:
+    """A ProviderError for a connection-level failure (timeout or dropped connection).
+
+    With ``once`` (a request that creates a paid job), a failure after the connection was made
+    (read timeout, connection cut, a write that may have gone through) is ``submit_uncertain``:
+    the server may have accepted it, so it must not be sent again blindly. Failures before that
+    (:data:`NEVER_SENT`) stay retryable.
+    """
+    if once and not isinstance(exc, NEVER_SENT):
+        return ProviderError(
+            "submit_uncertain",
+            redact(f"{what}: the request was sent but its answer was lost ({type(exc).__name__})"),
+        )
     if isinstance(exc, httpx.TimeoutException):
         return ProviderError("timeout", redact(f"{what}: no answer in time ({type(exc).__name__})"))
     return ProviderError("transient", redact(f"{what}: connection failed ({type(exc).__name__}: {exc})"))
@@ -258,6 +308,7 @@ class HttpProvider(Provider):
     key_env: ClassVar[tuple[str, ...]] = ()
     default_base_url: ClassVar[str] = ""
     max_concurrency: ClassVar[int] = 2
+    paid: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kw: Any) -> None:
         # Every failure reason a subclass's poll() returns is redacted before the runner writes it.
@@ -281,6 +332,7 @@ class HttpProvider(Provider):
         self.description = spec.description  # type: ignore[misc]
         self.capabilities = spec.capabilities  # type: ignore[misc]
         self.price_per_second_usd = spec.price_per_second_usd  # type: ignore[misc]
+        self.prompt_rewrite_note = spec.prompt_rewrite
         if params.get("max_concurrency"):
             self.max_concurrency = int(params["max_concurrency"])  # type: ignore[misc]
         self.base_url = resolve_base_url(self.vendor, params, self.default_base_url)
@@ -290,6 +342,10 @@ class HttpProvider(Provider):
         self._client: httpx.AsyncClient | None = None
         self._done: dict[str, Any] = {}
         """What ``poll`` found for each finished job (a result URL, or the vendor's video object)."""
+        self._refs: dict[str, str] = {}
+        """Client reference per request key for the next submission (see :meth:`new_submit_ref`)."""
+        self.submitted_ids: set[str] = set()
+        """Job ids this adapter's submissions returned (never adopted by a lookup for another cell)."""
 
     async def finished(self, job_id: str, *, pop: bool = False) -> Any:
         """The result ``poll`` remembered for a finished job, polling once more after a restart."""
@@ -306,6 +362,10 @@ class HttpProvider(Provider):
         return data
 
     # -- overridable ---------------------------------------------------------------------------
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body :meth:`submit` sends for ``request`` (offline; the rule tests read it)."""
+        raise NotImplementedError
+
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate an API call (keys registered with the redactor)."""
         key = get_key(*self.key_env)
@@ -336,13 +396,24 @@ class HttpProvider(Provider):
         headers: Mapping[str, str] | None = None,
         auth: bool = True,
         ok: Iterable[int] = (),
+        once: bool = False,
+        timeout: httpx.Timeout | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> httpx.Response:
-        """One API call; non-2xx (except ``ok``) and transport failures raise ProviderError."""
+        """One API call; non-2xx (except ``ok``) and transport failures raise ProviderError.
+
+        ``once`` marks a request that creates a paid job: once it may have reached the server, a
+        lost answer is ``submit_uncertain`` instead of a retryable timeout (see :func:`transport_error`).
+        An HTTP error status is an answer, so it keeps its usual kind (a 5xx before acceptance is retried).
+        """
         hdrs = {**(self.auth_headers() if auth else {}), **(headers or {})}
+        kw: dict[str, Any] = {"json": json_body, "headers": hdrs, "params": params}
+        if timeout is not None:
+            kw["timeout"] = timeout
         try:
-            resp = await self.client.request(method, self.url(path), json=json_body, headers=hdrs)
+            resp = await self.client.request(method, self.url(path), **kw)
         except httpx.HTTPError as exc:
-            raise transport_error(exc, self.redact, what=what) from None
+            raise transport_error(exc, self.redact, what=what, once=once) from None
         if resp.status_code >= 400 and resp.status_code not in set(ok):
             raise self.classify(resp, what=what)
         return resp
@@ -356,10 +427,28 @@ class HttpProvider(Provider):
         resp = await self.request(method, path, what=what, **kw)
         data = body_json(resp)
         if not isinstance(data, dict):
-            raise ProviderError(
-                "transient", self.redact(f"{what}: HTTP {resp.status_code} with a body that is not JSON")
-            )
+            # An accepted submission with a garbled answer may still have created a job.
+            kind = "submit_uncertain" if kw.get("once") and resp.status_code < 300 else "transient"
+            raise ProviderError(kind, self.redact(f"{what}: HTTP {resp.status_code} with a body that is not JSON"))
         return data
+
+    def new_submit_ref(self, request: GenerationRequest) -> str | None:
+        """Adapters that send a client reference override :meth:`make_ref`; it is kept for :meth:`submit`."""
+        ref = self.make_ref(request)
+        if ref is not None:
+            self._refs[request.key()] = ref
+        return ref
+
+    def make_ref(self, request: GenerationRequest) -> str | None:
+        """A fresh client reference for a submission (None: this vendor takes none)."""
+        return None
+
+    def ref_for(self, request: GenerationRequest) -> str | None:
+        """The reference :meth:`new_submit_ref` made for this request, or a fresh one."""
+        ref = self._refs.get(request.key())
+        if ref is None:
+            ref = self._refs[request.key()] = self.make_ref(request)  # type: ignore[assignment]
+        return ref
 
     async def fetch_media(self, url: str, *, headers: Mapping[str, str] | None = None, what: str = "download") -> bytes:
         """Download a result file (see :func:`download_bytes`)."""
@@ -440,6 +529,10 @@ async def download_bytes(
 
 __all__ = [
     "COMMON_PARAMS",
+    "FACT_KEYS",
+    "NEVER_SENT",
+    "REWRITE_FIELDS",
+    "Fact",
     "HttpProvider",
     "ModelSpec",
     "Redactor",

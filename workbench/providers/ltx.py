@@ -23,19 +23,41 @@ import httpx
 from workbench.errors import ProviderError
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
-from workbench.providers.http import HttpProvider, ModelSpec, check_params, read_capped, transport_error
+from workbench.providers.http import Fact, HttpProvider, ModelSpec, check_params, read_capped, transport_error
 
 LTX_URL = "https://api.ltx.video"
 LTX_KEY_ENV = ("LTX_API_KEY", "LTXV_API_KEY")
 
+_AUDIT = "2026-12"
+_DOCS = "docs.ltx.video/quickstart"
+_COMFY = "ComfyUI comfy_api_nodes/nodes_ltxv.py @2bf859de"
+
+
+def _facts(durations: str) -> dict[str, Fact]:
+    return {
+        "id": Fact(f"{_DOCS} (ltx-2-pro, ltx-2-fast); newer ltx-2-3-*/ltx-2-5-* ids exist", _AUDIT),
+        "price": Fact(f"catalogue price is about 2x {_COMFY}'s price badge", _AUDIT, "assumed"),
+        "durations": Fact(f"{_COMFY}: {durations}", _AUDIT, "verified-3p"),
+        "audio": Fact(f"{_COMFY}: generate_audio (default differs between sources; always sent true)", _AUDIT,
+                      "verified-3p"),
+        "prompt": Fact(f"{_DOCS}, {_COMFY}: no prompt-rewriting field", _AUDIT, "verified-3p"),
+    }  # fmt: skip
+
+
+#: Landscape only: no LTX source lists a portrait size (1080x1920 appears in none; audit L1). A
+#: live call that shows portrait works (one 16:9 prompt with ``params.input.resolution: 1080x1920``)
+#: is needed before 9:16 comes back.
+_LTX_AR = ("16:9",)
 LTX_MODELS: dict[str, ModelSpec] = {
     "ltx-2-pro": ModelSpec("ltx-2-pro", "Lightricks LTX-2 Pro (LTX API), generate_audio=true", 0.12,
-                           durations=(6, 8, 10), audio="generate_audio=true", price_note="assumed"),
+                           durations=(6, 8, 10), aspect_ratios=_LTX_AR, audio="generate_audio=true",
+                           price_note="assumed", sources=_facts("Pro up to 10 s")),
     "ltx-2-fast": ModelSpec("ltx-2-fast", "Lightricks LTX-2 Fast (LTX API), generate_audio=true", 0.08,
-                            durations=(6, 8, 10, 12, 14, 16, 18, 20), audio="generate_audio=true", price_note="assumed"),
+                            durations=(6, 8, 10, 12, 14, 16, 18, 20), aspect_ratios=_LTX_AR, audio="generate_audio=true",
+                            price_note="assumed", sources=_facts("Fast 6-20 s, over 10 s only at 1920x1080 25 fps")),
 }  # fmt: skip
 
-_RESOLUTION = {"16:9": "1920x1080", "9:16": "1080x1920"}
+_RESOLUTION = {"16:9": "1920x1080"}
 
 
 class LtxProvider(HttpProvider):
@@ -54,13 +76,19 @@ class LtxProvider(HttpProvider):
         self._clips: dict[str, bytes] = {}
 
     def build_body(self, request: GenerationRequest) -> dict[str, Any]:
-        """The request JSON."""
+        """The request JSON; an aspect ratio LTX is not known to take is refused before anything is sent."""
+        if request.aspect_ratio not in _RESOLUTION:
+            raise ProviderError(
+                "invalid_request",
+                f"LTX: aspect ratio {request.aspect_ratio} is not offered (no LTX source lists a portrait size; "
+                "one 16:9 prompt with params.input.resolution: 1080x1920 checks it with one paid call)",
+            )
         return self.body_with_extras(
             {
                 "prompt": request.text,
                 "model": self.model,
                 "duration": self.spec.snap_duration(request.duration_s),
-                "resolution": _RESOLUTION.get(request.aspect_ratio, "1920x1080"),
+                "resolution": _RESOLUTION[request.aspect_ratio],
                 "fps": 25,
                 "generate_audio": True,
             }

@@ -8,8 +8,9 @@ model needs and whether it is set (never its value).
 from __future__ import annotations
 
 import difflib
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from workbench.errors import ConfigError
@@ -109,6 +110,31 @@ class ModelInfo:
     key_set: bool
     base_url_env: str | None
     resumable: bool = True
+    prompt_rewrite_note: str = ""
+    """Non-empty when the model rewrites or expands the prompt and the vendor offers no off switch."""
+    rewrite_off: Mapping[str, Any] = field(default_factory=dict)
+    """Fields sent with every request to turn the vendor's prompt rewriting off."""
+    sources: Mapping[str, Any] = field(default_factory=dict)
+    """Per fact (id, price, durations, audio, prompt): a :class:`~workbench.providers.http.Fact`."""
+    auth_note: str = ""
+    """Which credentials are used when several are set (Kling), never a value."""
+    lost_submit: str = ""
+    """What happens to a submission whose answer was lost (looked up how, or recorded as uncertain)."""
+    usage: str = ""
+    """How to use an entry that is not a ready model id (the folder importer)."""
+
+    @property
+    def checked(self) -> str:
+        """The oldest 'last checked' date among the sourced facts ('' when none)."""
+        dates = [getattr(f, "checked", "") for f in self.sources.values()]
+        return min((d for d in dates if d), default="")
+
+
+FOLDER_ID = "folder/<name>"
+FOLDER_USAGE = (
+    "your own clips (web-UI exports, models without an API): "
+    "{id: folder/NAME, params: {path: DIR}} and DIR/manifest.yaml with 'clips: {prompt id: file}'"
+)
 
 
 def local_model_ids() -> list[str]:
@@ -118,22 +144,35 @@ def local_model_ids() -> list[str]:
     return [f"local/{v}" for v in VARIANTS]
 
 
+def _fact_order(key: str) -> int:
+    from workbench.providers.http import FACT_KEYS
+
+    return FACT_KEYS.index(key) if key in FACT_KEYS else len(FACT_KEYS)
+
+
 def _remote_catalogue() -> list[ModelInfo]:
     from workbench.providers import dashscope, fal, gemini_omni, kling, ltx, replicate, veo
     from workbench.providers.http import ModelSpec, base_url_env, key_is_set
 
-    groups: list[tuple[str, tuple[str, ...], Mapping[str, Any], bool]] = [
-        ("gemini", veo.GEMINI_KEY_ENV, veo.GEMINI_MODELS, True),
-        ("gemini", veo.GEMINI_KEY_ENV, gemini_omni.OMNI_MODELS, True),
-        ("vertex", (*veo.VERTEX_TOKEN_ENV, veo.VERTEX_PROJECT_ENV), veo.VERTEX_MODELS, True),
-        ("kling", kling.KEY_ENVS, kling.KLING_MODELS, True),
-        ("fal", fal.FAL_KEY_ENV, fal.FAL_MODELS, True),
-        ("replicate", replicate.REPLICATE_KEY_ENV, replicate.REPLICATE_MODELS, True),
-        ("dashscope", dashscope.DASHSCOPE_KEY_ENV, dashscope.DASHSCOPE_MODELS, True),
-        ("ltx", ltx.LTX_KEY_ENV, ltx.LTX_MODELS, False),
+    groups: list[tuple[str, tuple[str, ...], Mapping[str, Any], type]] = [
+        ("gemini", veo.GEMINI_KEY_ENV, veo.GEMINI_MODELS, veo.GeminiVeoProvider),
+        ("gemini", veo.GEMINI_KEY_ENV, gemini_omni.OMNI_MODELS, gemini_omni.GeminiOmniProvider),
+        ("vertex", (*veo.VERTEX_TOKEN_ENV, veo.VERTEX_PROJECT_ENV), veo.VERTEX_MODELS, veo.VertexVeoProvider),
+        ("kling", kling.KEY_ENVS, kling.KLING_MODELS, kling.KlingProvider),
+        ("fal", fal.FAL_KEY_ENV, fal.FAL_MODELS, fal.FalProvider),
+        ("replicate", replicate.REPLICATE_KEY_ENV, replicate.REPLICATE_MODELS, replicate.ReplicateProvider),
+        ("dashscope", dashscope.DASHSCOPE_KEY_ENV, dashscope.DASHSCOPE_MODELS, dashscope.DashScopeProvider),
+        ("ltx", ltx.LTX_KEY_ENV, ltx.LTX_MODELS, ltx.LtxProvider),
     ]
     out = []
-    for vendor, envs, models, resumable in groups:
+    for vendor, envs, models, cls in groups:
+        resumable = cls.resumable
+        if cls.billed_when_lost:
+            lost = "lost_in_transit: probably billed, never resent (params.resend_lost: true pays again)"
+        elif cls.lookup:
+            lost = f"looked up in {cls.lookup}; if not found: submit_uncertain, never resent"
+        else:
+            lost = "submit_uncertain: no vendor lookup exists; never resent (params.resend_lost: true pays again)"
         if vendor == "vertex":
             key_set = key_is_set(veo.VERTEX_TOKEN_ENV[0]) and key_is_set(veo.VERTEX_PROJECT_ENV)
         elif vendor == "kling":
@@ -156,15 +195,30 @@ def _remote_catalogue() -> list[ModelInfo]:
                     key_set=key_set,
                     base_url_env=base_url_env(vendor),
                     resumable=resumable,
+                    prompt_rewrite_note=spec.prompt_rewrite,
+                    rewrite_off=dict(spec.rewrite_off),
+                    sources={k: spec.sources[k] for k in sorted(spec.sources, key=_fact_order)},
+                    auth_note=kling.auth_note() if vendor == "kling" else "",
+                    lost_submit=lost,
                 )
             )
     return out
 
 
-def catalogue() -> list[ModelInfo]:
-    """Every model the workbench knows without network access: local references, then remote ones.
+def folder_entry() -> ModelInfo:
+    """The folder importer as ``workbench models`` lists it (``folder/<name>``: its params define it)."""
+    from workbench.providers.folder import FolderProvider
 
-    ``folder/<name>`` (your own clips) is not listed: it is defined by its params.
+    return ModelInfo(
+        FOLDER_ID, "your own clips from a folder + manifest.yaml", FolderProvider.capabilities, 0.0,
+        "free (no generation)", "whatever the clips have", (), True, None, True, usage=FOLDER_USAGE,
+    )  # fmt: skip
+
+
+def catalogue(*, folder: bool = True) -> list[ModelInfo]:
+    """Every model the workbench knows without network access: local references, remote ones, the folder importer.
+
+    The folder importer is listed as ``folder/<name>`` (its params define it); ``folder=False`` leaves it out.
     """
     from workbench.providers.local import LocalProvider
 
@@ -176,12 +230,22 @@ def catalogue() -> list[ModelInfo]:
                 mid, p.description, p.capabilities, 0.0, "free (local)", "rendered locally", (), True, None, False
             )
         )
-    return local + _remote_catalogue()
+    return local + _remote_catalogue() + ([folder_entry()] if folder else [])
 
 
 def known_model_ids() -> list[str]:
-    """Every catalogued model id (no network access)."""
+    """Every catalogued model id (no network access); the folder importer's pattern is ``folder/<name>``."""
     return [m.id for m in catalogue()]
+
+
+@functools.cache
+def _rewrite_notes() -> dict[str, str]:
+    return {m.id: m.prompt_rewrite_note for m in _remote_catalogue() if m.prompt_rewrite_note}
+
+
+def prompt_rewrite_note(provider_id: str) -> str:
+    """The catalogue's note for a model that rewrites prompts with no off switch ("" otherwise; offline)."""
+    return _rewrite_notes().get(provider_id, "")
 
 
 def get_provider(provider_id: str, params: Mapping[str, Any] | None = None) -> Provider:

@@ -7,13 +7,18 @@ Before the first submission the adapter lists ``GET {B}/v1beta/models`` and refu
 the key cannot see (retired preview ids fail fast as ``not_found``).
 
 Vertex AI: ``POST https://{loc}-aiplatform.googleapis.com/v1/projects/{p}/locations/{loc}/
-publishers/google/models/{model}:predictLongRunning`` with an OAuth bearer token,
+publishers/google/models/{model}:predictLongRunning`` (``aiplatform.googleapis.com`` for
+``global``, ``aiplatform.{loc}.rep.googleapis.com`` for the multi-regions ``us``/``eu``, as
+the official SDK builds them) with an OAuth bearer token,
 ``parameters.generateAudio = true`` and ``seed``; poll with ``:fetchPredictOperation``. The
 clip comes back inline (``bytesBase64Encoded``) unless ``storage_uri`` is set, in which case
 it is read from Cloud Storage with the same token (``WORKBENCH_GCS_BASE_URL`` overrides
 ``https://storage.googleapis.com``).
 
-Job ids are operation names (no secret); they are enough to poll after a restart.
+Job ids are operation names (no secret); they are enough to poll after a restart. Neither
+API offers a way to find an operation whose create answer was lost, so such a submission is
+recorded as ``submit_uncertain`` and not sent again. Veo 3/3.1 rewrites every prompt and
+Google offers no off switch for it (``enhancePrompt`` cannot be disabled for Veo 3 and 3.1).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from workbench.errors import ProviderError
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import (
+    Fact,
     HttpProvider,
     ModelSpec,
     Redactor,
@@ -51,17 +57,55 @@ VERTEX_PROJECT_ENV = "GOOGLE_CLOUD_PROJECT"
 VERTEX_LOCATION_ENV = "GOOGLE_CLOUD_LOCATION"
 GCS_BASE_URL = "https://storage.googleapis.com"
 
-_VEO = dict(durations=(4, 6, 8), aspect_ratios=("16:9", "9:16"))
+_AUDIT = "2026-12"
+_GENAI = "googleapis/python-genai @66807187 (2026-08-21) models.py"
+VEO_REWRITE = "Veo 3/3.1 rewrites every prompt: Google's prompt rewriter cannot be turned off for Veo 3 and 3.1"
+_REWRITER = Fact(
+    "docs.cloud.google.com …/models/video/turn-the-prompt-rewriter-off: \"You can't disable the prompt "
+    'rewriter when using Veo 3 and 3.1 models"',
+    _AUDIT,
+)
+
+
+def _gemini_facts(price: Fact) -> dict[str, Fact]:
+    return {
+        "id": Fact("Google's pages show -preview ids only; -001 on the Gemini API is used by third-party code and "
+                   "LiteLLM (the adapter lists GET /v1beta/models before submitting)", _AUDIT, "unverified"),
+        "price": price,
+        "durations": Fact(f"{_GENAI} L1950-1996 (durationSeconds); Gemini API video docs: 4/6/8 s", _AUDIT,
+                          "verified-in-source"),
+        "audio": Fact(f"{_GENAI} L1978-1982: generateAudio is rejected in Gemini API mode", _AUDIT,
+                      "verified-in-source"),
+        "prompt": _REWRITER,
+    }  # fmt: skip
+
+
+def _vertex_facts(price: Fact) -> dict[str, Fact]:
+    return {
+        "id": Fact("docs.cloud.google.com …/gemini-enterprise-agent-platform/models/video (GA ids)", _AUDIT),
+        "price": price,
+        "durations": Fact(f"{_GENAI} L2089-2171 (Vertex mapping); Vertex Veo reference: 4/6/8 s", _AUDIT,
+                          "verified-in-source"),
+        "audio": Fact(f"{_GENAI} L2089-2171: parameters.generateAudio", _AUDIT, "verified-in-source"),
+        "prompt": _REWRITER,
+    }  # fmt: skip
+
+
+_P40 = Fact("LiteLLM catalogue and other third parties", "2026-11-25", "third-party")
+_P15 = Fact("third-party price lists", "2026-11-25", "third-party")
+_VEO = dict(durations=(4, 6, 8), aspect_ratios=("16:9", "9:16"), prompt_rewrite=VEO_REWRITE)
 
 #: Gemini API Veo models (GA ids; the preview ids were retired on 2026-10-22).
 GEMINI_MODELS: dict[str, ModelSpec] = {
     "veo-3.1-generate-001": ModelSpec(
         "veo-3.1-generate-001", "Google Veo 3.1 (Gemini API), audio always on", 0.40, seed=False,
         audio="always on (generateAudio is rejected)", price_note="$0.40/s [third-party, LiteLLM catalogue]", **_VEO,
+        sources=_gemini_facts(_P40),
     ),
     "veo-3.1-fast-generate-001": ModelSpec(
         "veo-3.1-fast-generate-001", "Google Veo 3.1 Fast (Gemini API), audio always on", 0.15, seed=False,
         audio="always on (generateAudio is rejected)", price_note="$0.15/s [third-party]", **_VEO,
+        sources=_gemini_facts(_P15),
     ),
 }  # fmt: skip
 
@@ -69,17 +113,31 @@ GEMINI_MODELS: dict[str, ModelSpec] = {
 VERTEX_MODELS: dict[str, ModelSpec] = {
     "veo-3.1-generate-001": ModelSpec(
         "veo-3.1-generate-001", "Google Veo 3.1 (Vertex AI), generateAudio=true", 0.40,
-        audio="generateAudio=true", price_note="$0.40/s [third-party]", **_VEO,
+        audio="generateAudio=true", price_note="$0.40/s [third-party]", **_VEO, sources=_vertex_facts(_P40),
     ),
     "veo-3.1-fast-generate-001": ModelSpec(
         "veo-3.1-fast-generate-001", "Google Veo 3.1 Fast (Vertex AI), generateAudio=true", 0.15,
-        audio="generateAudio=true", price_note="$0.15/s [third-party]", **_VEO,
+        audio="generateAudio=true", price_note="$0.15/s [third-party]", **_VEO, sources=_vertex_facts(_P15),
     ),
     "veo-3.1-lite-generate-001": ModelSpec(
         "veo-3.1-lite-generate-001", "Google Veo 3.1 Lite (Vertex AI, preview), generateAudio=true", 0.08,
         audio="generateAudio=true", price_note="≤$0.08/s [inferred from fal's Veo 3.1 Lite price]", **_VEO,
+        sources=_vertex_facts(Fact("inferred from fal's Veo 3.1 Lite price", _AUDIT, "assumed")),
     ),
 }  # fmt: skip
+
+#: Vertex multi-regional locations, served from ``aiplatform.{loc}.rep.googleapis.com`` (python-genai).
+MULTI_REGIONS = frozenset({"us", "eu"})
+
+
+def vertex_host(location: str) -> str:
+    """The Vertex AI base URL for a location, as the official SDK builds it (audit X1)."""
+    if location == "global":
+        return "https://aiplatform.googleapis.com"
+    if location in MULTI_REGIONS:
+        return f"https://aiplatform.{location}.rep.googleapis.com"
+    return f"https://{location}-aiplatform.googleapis.com"
+
 
 _RPC_KINDS = {
     3: "invalid_request", 5: "not_found", 7: "auth", 8: "quota", 9: "invalid_request",
@@ -185,13 +243,17 @@ class GeminiVeoProvider(HttpProvider):
                 f"Veo models it can see: {', '.join(veo) or 'none'}",
             )
 
-    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
-        await self._check_visible()
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         body = {"instances": [{"prompt": request.text}], "parameters": _veo_parameters(self.spec, request)}
         body["parameters"].update(self.extra_input)
+        return body
+
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        await self._check_visible()
         data = await self.call_json(
-            "POST", f"v1beta/models/{self.model}:predictLongRunning", json_body=body, what="submit"
-        )
+            "POST", f"v1beta/models/{self.model}:predictLongRunning", json_body=self.build_body(request),
+            what="submit", once=True,
+        )  # fmt: skip
         name = data.get("name")
         if not name:
             raise ProviderError("fatal", self.redact(f"submit: no operation name in the answer: {str(data)[:200]}"))
@@ -247,14 +309,12 @@ class VertexVeoProvider(HttpProvider):
             raise ProviderError(
                 "invalid_request", f"no Google Cloud project: set params.project or {VERTEX_PROJECT_ENV}"
             )
-        base = self.base_url or f"https://{location}-aiplatform.googleapis.com"
-        return project, location, base
+        return project, location, self.base_url or vertex_host(location)
 
     def _model_path(self, project: str, location: str) -> str:
         return f"v1/projects/{project}/locations/{location}/publishers/google/models/{self.model}"
 
-    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
-        project, location, base = self._where()
+    def build_body(self, request: GenerationRequest) -> dict[str, Any]:
         params = _veo_parameters(self.spec, request)
         params["generateAudio"] = True
         if request.seed is not None:
@@ -262,9 +322,15 @@ class VertexVeoProvider(HttpProvider):
         if self.storage_uri:
             params["storageUri"] = self.storage_uri
         params.update(self.extra_input)
-        body = {"instances": [{"prompt": request.text}], "parameters": params}
-        url = f"{base}/{self._model_path(project, location)}:predictLongRunning"
-        data = await self.call_json("POST", url, json_body=body, what="submit")
+        return {"instances": [{"prompt": request.text}], "parameters": params}
+
+    def predict_url(self) -> str:
+        project, location, base = self._where()
+        return f"{base}/{self._model_path(project, location)}:predictLongRunning"
+
+    async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        url = self.predict_url()
+        data = await self.call_json("POST", url, json_body=self.build_body(request), what="submit", once=True)
         if not data.get("name"):
             raise ProviderError("fatal", self.redact(f"submit: no operation name in the answer: {str(data)[:200]}"))
         return str(data["name"])
