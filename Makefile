@@ -34,7 +34,7 @@ browser:
 #: Type-checked core: what every layer relies on (the UI, providers and front ends are checked by tests).
 MYPY_CORE := workbench/errors.py workbench/_util.py workbench/version.py workbench/prompt.py workbench/config.py \
 	workbench/store.py workbench/rundir.py workbench/metrics workbench/analysis/engine.py workbench/generate.py \
-	workbench/validate.py workbench/pipeline.py
+	workbench/validate.py workbench/pipeline.py workbench/outputs/checks.py workbench/outputs/leaderboard.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check workbench tests benchmarks

@@ -3,7 +3,7 @@
 Prints clips per second with 1 and 2 single-threaded workers on the same batch of
 local-model clips (rendered once), the scaling efficiency ``(rate2 / rate1) / 2``, and the
 client's peak memory while a 2-worker cluster scores a 200-clip and a 1000-clip batch
-through :func:`workbench.run.score_samples` (the streaming path that writes each result to
+through :func:`workbench.analysis.engine.score_samples` (the streaming path that writes each result to
 the store as it arrives). The big batches reuse the rendered files under distinct clip
 hashes, so every task really runs; what the client holds grows with the task count.
 Throughput uses every default analyzer (lip sync, acoustics, mute test, ...); the memory
@@ -58,7 +58,7 @@ def render_batch(work: Path, n: int) -> list[str]:
 
 def make_samples(names: list[str], n: int) -> list:
     """``n`` samples cycling over the rendered files, each under its own (fake) clip hash."""
-    from workbench.run import Sample
+    from workbench.rundir import Sample
 
     out = []
     for i in range(n):
@@ -76,9 +76,7 @@ def make_samples(names: list[str], n: int) -> list:
 
 def score(samples: list, work: Path, executor, metrics: list[str]) -> float:
     """Score ``samples`` into a fresh store; return the wall time in seconds."""
-    from workbench.run import score_samples
-
-    from workbench.analysis import select_analyzers
+    from workbench.analysis.engine import score_samples, select_analyzers
     from workbench.prompt import resolve_suite
     from workbench.store import ClipStore
 
@@ -97,11 +95,11 @@ def throughput(work: Path, names: list[str], metrics: list[str], repeats: int) -
     seconds per clip (workers, and the client with its in-process scheduler) do not depend
     on that load: equal worker CPU per clip at 1 and 2 workers means no per-worker overhead.
     """
-    import workbench.run
-    from workbench.executor import DaskExecutor
+    import workbench.analysis.engine as engine
+    from workbench.analysis.executor import DaskExecutor
 
     batch_s = [0.0]
-    inner = workbench.run.analyze_batch
+    inner = engine.analyze_batch
 
     def timed_batch(*a, **k):  # the cross-clip step: serial, on the client
         t = time.perf_counter()
@@ -110,7 +108,7 @@ def throughput(work: Path, names: list[str], metrics: list[str], repeats: int) -
         finally:
             batch_s[0] += time.perf_counter() - t
 
-    workbench.run.analyze_batch = timed_batch
+    engine.analyze_batch = timed_batch
     rows, execs = [], []
     try:
         for w in (1, 2):
@@ -136,7 +134,7 @@ def throughput(work: Path, names: list[str], metrics: list[str], repeats: int) -
                 row["client_cpu_s"].append(time.process_time() - c0)
                 row["worker_cpu_s"].append(sum(ex.client.run(time.process_time).values()) - w0)
     finally:
-        workbench.run.analyze_batch = inner
+        engine.analyze_batch = inner
         for ex in execs:
             ex.close()
     for row in rows:
@@ -150,8 +148,8 @@ def memory_child(work: Path, n: int, metrics: list[str], heap: bool, log_length:
     Peak RSS is measured without tracemalloc (whose own bookkeeping grows with live blocks);
     ``heap`` adds tracemalloc's peak of Python allocations during the streaming step.
     """
-    from workbench.executor import DaskExecutor
-    from workbench.run import analyze_task
+    from workbench.analysis.engine import analyze_task
+    from workbench.analysis.executor import DaskExecutor
 
     names = sorted(p.name for p in (work / "clips").glob("*.mp4"))
     ex = DaskExecutor(workers=2, log_length=log_length)
@@ -217,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     if not args.metrics:
-        from workbench.analysis import select_analyzers
+        from workbench.analysis.engine import select_analyzers
 
         args.metrics = [a.name for a in select_analyzers(None)]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; work {work}")

@@ -71,15 +71,9 @@ def worker(path: str, repeats: int) -> None:
     """Child: pinned to one core; decode-only vs every analyzer, CPU and wall time, peak RSS."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from workbench.analysis import (
-        ANALYSIS_MAX_SIDE,
-        ANALYSIS_SR,
-        ClipContext,
-        analyze_clip,
-        batch_features,
-        select_analyzers,
-    )
+    from workbench.analysis.engine import analyze_clip, batch_features, select_analyzers
     from workbench.media import decode
+    from workbench.metrics.context import ANALYSIS_MAX_SIDE, ANALYSIS_SR, ClipContext
     from workbench.prompt import resolve_suite
 
     prompt = resolve_suite("builtin").get("office-long-monologue")

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workbench.metrics.acoustic import acoustic_scores, analyse_audio, classify_space, mix_scores  # noqa: E402
-from workbench.metrics.basic import integrated_loudness  # noqa: E402
+from workbench.metrics.kernels.levels import integrated_loudness  # noqa: E402
 from workbench.metrics.kernels.reverb import clarity_from_rir, rt60_from_rir, rt60_ml  # noqa: E402
 from workbench.prompt import RT60_RANGES, Acoustics, DialogueLine, Prompt  # noqa: E402
 

@@ -39,7 +39,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from workbench.media import DecodedClip, decode  # noqa: E402
-from workbench.metrics import coherence, foley, lipsync  # noqa: E402
+from workbench.metrics import coherence, face, foley, lipsync  # noqa: E402
+from workbench.metrics.context import Memo  # noqa: E402
 from workbench.metrics.face import track_clip  # noqa: E402
 from workbench.metrics.kernels import coherence as coh  # noqa: E402
 
@@ -76,9 +77,9 @@ def with_audio(clip: DecodedClip, audio: np.ndarray) -> DecodedClip:
     return dataclasses.replace(clip, audio=audio.astype(np.float32))
 
 
-def picture_cache(cache: dict) -> dict:
-    """A fresh cache holding only the picture-side entries (mouth track, motion)."""
-    return {k: cache[k] for k in ("mouth", "motion") if k in cache}
+def picture_cache(memo: Memo) -> Memo:
+    """A fresh memo holding only the picture-side results (mouth track, motion)."""
+    return memo.only([face.MOUTH, *coherence.PICTURE_SLOTS])
 
 
 @dataclasses.dataclass
@@ -130,9 +131,10 @@ def load_real() -> dict[str, dict[str, Any]]:
     for group, paths in groups.items():
         for p in paths:
             d = decode(p, sr=SR, max_side=480)
-            cache: dict[str, Any] = {"mouth": track_clip(d)}
-            coherence.event_signals(d, cache)
-            clips[p.stem] = {"clip": d, "cache": picture_cache(cache), "group": group, "duration": d.duration_s}
+            memo = Memo()
+            memo.put(face.MOUTH, track_clip(d))
+            coherence.event_signals(d, memo)
+            clips[p.stem] = {"clip": d, "cache": picture_cache(memo), "group": group, "duration": d.duration_s}
     return clips
 
 
@@ -147,7 +149,7 @@ def lip_cases(clips: dict[str, dict[str, Any]]) -> tuple[list[Row], list[Row], l
         d, y = c["clip"], c["clip"].audio
         base = None
         for s in SHIFTS_MS:
-            sc = lipsync.measure_lipsync(with_audio(d, shift_audio(y, SR, s)), cache=picture_cache(c["cache"]))
+            sc = lipsync.measure_lipsync(with_audio(d, shift_audio(y, SR, s)), memo=picture_cache(c["cache"]))
             o = sc["lip_offset_ms"]
             row = Row("lip_offset_ms", f"{name} shift {s:+.0f}", s, o.value, o.reason)
             row.extra["confidence"] = sc["lip_confidence"].value
@@ -157,19 +159,19 @@ def lip_cases(clips: dict[str, dict[str, Any]]) -> tuple[list[Row], list[Row], l
                 insync.append(Row("lip_offset_ms in sync", name, 0.0, o.value, o.reason, dict(row.extra)))
         if c["duration"] >= 6.0:
             for r in DRIFTS:
-                sc = lipsync.measure_lipsync(with_audio(d, stretch_audio(y, SR, r)), cache=picture_cache(c["cache"]))
+                sc = lipsync.measure_lipsync(with_audio(d, stretch_audio(y, SR, r)), memo=picture_cache(c["cache"]))
                 o = sc["lip_drift_ms_per_s"]
                 drift.append(Row("lip_drift_ms_per_s", f"{name} drift {r:g}", r, o.value, o.reason))
         # unrelated speech: every other talking clip's audio, looped to length
         for donor in (n for n in names if n != name):
             other = np.resize(talking[donor]["clip"].audio, len(y))
-            sc = lipsync.measure_lipsync(with_audio(d, other), cache=picture_cache(c["cache"]))
+            sc = lipsync.measure_lipsync(with_audio(d, other), memo=picture_cache(c["cache"]))
             o = sc["lip_offset_ms"]
             extra = {"confidence": sc["lip_confidence"].value}
             poor.append(Row("lip poor", f"{name} + speech of {donor}", None, o.value, o.reason, extra))
         # speech buried in noise (-6 dB SNR)
         noise = rng.standard_normal(len(y)).astype(np.float32) * 2.0 * float(np.sqrt(np.mean(y**2)) + 1e-9)
-        sc = lipsync.measure_lipsync(with_audio(d, y + noise), cache=picture_cache(c["cache"]))
+        sc = lipsync.measure_lipsync(with_audio(d, y + noise), memo=picture_cache(c["cache"]))
         o = sc["lip_offset_ms"]
         extra = {"clean_reading": base, "confidence": sc["lip_confidence"].value}
         poor.append(Row("lip poor", f"{name} + noise -6 dB", None, o.value, o.reason, extra))
@@ -182,7 +184,7 @@ def av_cases(clips: dict[str, dict[str, Any]]) -> list[Row]:
     for name, c in sorted(clips.items()):
         for s in SHIFTS_MS[::2]:
             sc = coherence.measure_av_sync(
-                with_audio(c["clip"], shift_audio(c["clip"].audio, SR, s)), cache=picture_cache(c["cache"])
+                with_audio(c["clip"], shift_audio(c["clip"].audio, SR, s)), memo=picture_cache(c["cache"])
             )
             o = sc["av_offset_ms"]
             rows.append(Row("av_offset_ms", f"{c['group']}/{name} shift {s:+.0f}", s, o.value, o.reason))
@@ -198,7 +200,7 @@ def mute_real(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
         for name in names:
             c = clips[name]
             clip = with_audio(c["clip"], shift_audio(c["clip"].audio, SR, shift))
-            feats.append(coherence.mute_features(clip, cache=picture_cache(c["cache"])))
+            feats.append(coherence.mute_features(clip, memo=picture_cache(c["cache"])))
         true, swapped, _ = coherence.swap_test(feats)
         scores = coherence.mute_batch(feats)
         out[label] = {
@@ -207,12 +209,12 @@ def mute_real(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "kinds": {n: f["kind"] for n, f in zip(names, feats, strict=True)},
         }
     # unrelated audio: each picture with the next clip's sound, judged against the true batch
-    feats = [coherence.mute_features(clips[n]["clip"], cache=picture_cache(clips[n]["cache"])) for n in names]
+    feats = [coherence.mute_features(clips[n]["clip"], memo=picture_cache(clips[n]["cache"])) for n in names]
     wrong = []
     for i, n in enumerate(names):
         j = (i + 1) % len(names)
         clip = with_audio(clips[n]["clip"], np.resize(clips[names[j]]["clip"].audio, len(clips[n]["clip"].audio)))
-        f = coherence.mute_features(clip, cache=picture_cache(clips[n]["cache"]))
+        f = coherence.mute_features(clip, memo=picture_cache(clips[n]["cache"]))
         batch = [*feats[:i], f, *feats[i + 1 :]]
         wrong.append(coherence.mute_batch(batch)[i]["mute_coherence"].value)
     out["unrelated audio"] = {"coherence": dict(zip(names, wrong, strict=True))}
@@ -229,7 +231,7 @@ def synth_cases() -> dict[str, Any] | None:
         from workbench.providers.local.synth.variants import VARIANTS
     except ImportError:
         return None
-    from workbench.analysis import ClipContext
+    from workbench.metrics.context import ClipContext
     from workbench.prompt import resolve_suite
 
     suite = resolve_suite("builtin")
@@ -246,7 +248,7 @@ def synth_cases() -> dict[str, Any] | None:
             d = ctx.decoded
             tag = f"{p.id}/{v}"
             if p.dialogue and v != "generic":
-                sc = lipsync.measure_lipsync(d, cache=ctx.cache)
+                sc = lipsync.measure_lipsync(d, memo=ctx.memo)
                 speech = gt["speech_segments"]
                 t_mid = float(np.mean([(s["start_s"] + s["end_s"]) / 2 for s in speech])) if speech else 0.0
                 truth = gt["audio_offset_ms"] + gt["drift_ms_per_s"] * t_mid
@@ -257,7 +259,7 @@ def synth_cases() -> dict[str, Any] | None:
                     o = sc["lip_drift_ms_per_s"]
                     drift.append(Row("lip_drift_ms_per_s synth", tag, gt["drift_ms_per_s"], o.value, o.reason))
             if p.foley and v != "generic":
-                sc = foley.measure_foley(d, [(float(e.at_s), e.action) for e in p.foley], cache=ctx.cache)
+                sc = foley.measure_foley(d, [(float(e.at_s), e.action) for e in p.foley], memo=ctx.memo)
                 offs = [1000 * (e["audio_onset_s"] - e["at_s"]) for e in gt["foley"] if e["audio_onset_s"] is not None]
                 truth = float(np.median(offs)) if offs else None
                 o = sc["foley_offset_ms"]
@@ -267,9 +269,9 @@ def synth_cases() -> dict[str, Any] | None:
                     )
                 )
             if v in ("synced", "dubbed"):
-                o = coherence.measure_av_sync(d, cache=ctx.cache)["av_offset_ms"]
+                o = coherence.measure_av_sync(d, memo=ctx.memo)["av_offset_ms"]
                 av.append(Row("av_offset_ms synth", tag, gt["audio_offset_ms"], o.value, o.reason))
-            feats[p.id, v] = coherence.mute_features(d, cache=ctx.cache, events_s=coherence.prompt_events(p))
+            feats[p.id, v] = coherence.mute_features(d, memo=ctx.memo, events_s=coherence.prompt_events(p))
             path.unlink()
     tmp.rmdir()
     # a model's whole run is one swap-test batch: each variant over the suite

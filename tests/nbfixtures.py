@@ -23,7 +23,10 @@ METRICS = ("basic", "lipsync", "foley", "acoustic")
 @pytest.fixture(scope="session")
 def nb() -> SimpleNamespace:
     """The constants of the shared run: ``PROMPTS``, ``MODELS``, ``DETAIL_SAMPLE``, ``FOLEY_SAMPLE``."""
-    return SimpleNamespace(PROMPTS=PROMPTS, MODELS=MODELS, DETAIL_SAMPLE=DETAIL_SAMPLE, FOLEY_SAMPLE=FOLEY_SAMPLE)
+    return SimpleNamespace(
+        PROMPTS=PROMPTS, MODELS=MODELS, MODELS_IN_RUN_ORDER=list(MODELS), DETAIL_SAMPLE=DETAIL_SAMPLE,
+        FOLEY_SAMPLE=FOLEY_SAMPLE,
+    )  # fmt: skip
 
 
 @pytest.fixture(scope="session")

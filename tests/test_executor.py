@@ -283,3 +283,26 @@ def test_dask_scores_and_leaderboard_are_identical_to_in_process(dask_exec, tmp_
     cached = _files(store_a.root / "scores")
     assert sum(k.endswith(".features.npz") for k in cached) == 6 * 2  # mute_test and swaptest per clip
     assert cached == _files(store_b.root / "scores") == _files(store_c.root / "scores")
+
+
+@pytest.mark.slow
+def test_worker_processes_survive_a_parent_that_already_ran_the_face_detector(tmp_path):
+    """A notebook scores a clip in process (MediaPipe's threads start here), then runs a comparison with
+    worker processes: forked workers used to abort in MediaPipe; workers started clean do not."""
+    import mediapipe as mp
+
+    from workbench.analysis.engine import analyze_task
+    from workbench.prompt import resolve_suite
+    from workbench.providers.local.synth.render import render_clip
+
+    mp.solutions.face_detection.FaceDetection(model_selection=0).close()  # MediaPipe initialised in this process
+    prompt = resolve_suite("builtin").get("office-short-line")
+    clip = tmp_path / "c.mp4"
+    clip.write_bytes(render_clip(prompt, "synced", seed=0).data)
+    ex = ProcessExecutor(2)
+    try:
+        args = [(str(clip), prompt.model_dump(mode="json"), ["lipsync"])] * 2
+        out = dict(ex.map_unordered(analyze_task, args))
+    finally:
+        ex.close()
+    assert all(o[0]["lip_offset_ms"]["value"] is not None for o in out.values())

@@ -223,9 +223,9 @@ def test_blind_ab_votes_give_the_scripted_bradley_terry_order(explorer_root, nb)
     assert prefs["model"].tolist() == list(MODELS)
     assert prefs["bt_score"].is_monotonic_decreasing and prefs["votes"].sum() == 60
     assert "Bradley-Terry" in ex.prefs_html.value and MODELS[0] in ex.prefs_html.value
-    # the run's report shows the votes beside the automatic leaderboard
+    # the run's report shows the votes beside the share of usable takes
     from workbench.report.data import ReportData
 
     html = ReportData(ex.run_dir).preferences_html()
-    assert "Creator judgements" in html and "metric rank" in html
+    assert "Creator judgements" in html and "usable takes" in html
     assert json.loads(votes_path(ex.run_dir).read_text().splitlines()[0])["kind"] in ("ab", "mute")

@@ -39,17 +39,19 @@ def test_compare_notebook_renders_report(tmp_path, fake_provider):
     assert any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
 
 
-def test_metric_rank_ties_differences_below_the_metric_resolution() -> None:
+def test_metric_spec_owns_its_direction() -> None:
     import pandas as pd
 
-    from workbench.metrics.registry import MetricSpec
-    from workbench.outputs.leaderboard import metric_rank
+    from workbench.metrics.spec import MetricSpec
 
     lip = MetricSpec("lip_offset_ms", "ms", None, "", best_at_zero=True, resolution=40.0)
-    v = pd.Series({"a": 3.0, "b": -11.2, "c": 92.0, "d": -210.0, "e": float("nan")})
-    # 3 and 11 ms are both within one frame of 0: a tie; signed offsets rank by their size
-    assert metric_rank(v, lip).to_dict() == pytest.approx({"a": 1.5, "b": 1.5, "c": 3.0, "d": 4.0, "e": float("nan")}, nan_ok=True)
-    exact = MetricSpec("lip_offset_ms", "ms", None, "", best_at_zero=True)
-    assert metric_rank(v, exact)[["a", "b"]].tolist() == [1.0, 2.0]
     sbr = MetricSpec("speech_to_background_db", "dB", True, "", resolution=2.0)
-    assert metric_rank(pd.Series({"x": 29.0, "y": 29.9, "z": 35.6}), sbr).tolist() == [2.5, 2.5, 1.0]
+    floor = MetricSpec("foley_abs_offset_ms", "ms", False, "")
+    free = MetricSpec("duration_s", "s", None, "")
+    v = pd.Series([3.0, -11.2, 92.0])
+    assert lip.oriented(v).tolist() == [-3.0, -11.2, -92.0]  # larger is better: closer to 0
+    assert sbr.oriented(v).tolist() == v.tolist() and floor.oriented(v).tolist() == (-v).tolist()
+    assert free.oriented(v) is None and not free.has_direction
+    assert lip.better(-50.0, 20.0) and not sbr.better(10.0, 5.0) and floor.better(30.0, 10.0)
+    assert (lip.arrow, sbr.arrow, floor.arrow, free.arrow) == ("(→0)", "↑", "↓", "")
+    assert lip.direction_text == "closer to 0 is better"

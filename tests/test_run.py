@@ -45,7 +45,7 @@ def test_failures_are_recorded_and_the_run_goes_on(tmp_path, fake_provider):
     assert lb.loc["test/ok", "duration_s_n"] == 2
     row = scores[(scores.model == "test/noaudio") & (scores.metric == "loudness_lufs")].iloc[0]
     assert pd.isna(row.value) and row.reason == "no audio stream"
-    assert (run / "leaderboard.md").read_text().startswith("| model |")
+    assert (run / "leaderboard.md").read_text().startswith("## Usable takes and checks")
     assert "<table" in (run / "leaderboard.html").read_text()
     assert (run / "figures" / "grid_door-slam.png").is_file()
     assert (run / "figures" / "spec_door-slam__test-ok__r0.png").is_file()

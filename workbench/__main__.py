@@ -4,4 +4,5 @@ import sys
 
 from workbench.cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes re-import this module: they must not run the command again
+    sys.exit(main())

@@ -12,10 +12,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.context
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +129,20 @@ def progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="clip", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+
+
+def clean_process_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
+    """A multiprocessing context whose workers start from a clean process, not a fork of this one.
+
+    A process that has already run the face detector (MediaPipe's threads and graph state) cannot be
+    forked safely: the forked worker aborts in MediaPipe's initialisation (seen when a notebook scored a
+    clip in process, then ran a comparison). Workers come from a fork server instead, which imports the
+    ``preload`` modules once and then forks each worker from that clean state.
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    _PRELOAD.update(preload)  # one fork server per process: it preloads what every caller asked for so far
+    ctx.set_forkserver_preload(sorted(_PRELOAD))
+    return ctx
+
+
+_PRELOAD: set[str] = set()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workbench.errors import ConfigError
-from workbench.prompt import BUILTIN_SUITE, PromptSuite, read_yaml, resolve_suite, validate_mapping
+from workbench.prompt import BUILTIN_SUITE, Expect, PromptSuite, read_yaml, resolve_suite, validate_mapping
 
 DEFAULT_LOCAL_MODELS = ("synced", "dubbed", "drift", "late-foley", "dry-room", "generic")
 
@@ -56,6 +56,8 @@ class ComparisonConfig(BaseModel):
     """First retry delay; doubles each attempt unless the provider sends Retry-After."""
     max_backoff_s: float = Field(default=120.0, ge=0)
     report: bool = True
+    expect: Expect = Expect()
+    """Thresholds of the creator's checks for every prompt (a prompt's own ``expect`` wins)."""
     executor: Literal["auto", "in-process", "processes", "dask"] = "auto"
     """Where per-clip analysis runs; ``dask`` starts a local cluster unless ``scheduler`` is set."""
     scheduler: str | None = None

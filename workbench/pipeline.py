@@ -20,7 +20,7 @@ from workbench.analysis.engine import score_samples, select_analyzers
 from workbench.analysis.executor import AnalysisExecutor, make_executor
 from workbench.config import ComparisonConfig, load_config_suite
 from workbench.generate import Generator, plan_cells
-from workbench.outputs.leaderboard import write_leaderboard, write_scores
+from workbench.outputs.leaderboard import write_leaderboard, write_scores, write_verdicts
 from workbench.outputs.plots import write_figures
 from workbench.prompt import TEMPLATE_VERSION
 from workbench.providers.local import shutdown_pool
@@ -104,6 +104,7 @@ def run_comparison(
         make=lambda n: executor_for(cfg, n, workers=jobs),
     )  # fmt: skip
     write_scores(run, samples, scores, analyzers)
+    write_verdicts(run)
     write_leaderboard(run)
     write_figures(run, samples, prompts, quiet=quiet)
     n_ok = sum(s.status == "ok" for s in samples)

@@ -139,6 +139,86 @@ class Music(_Model):
     description: str = ""
 
 
+#: The creator's checks (:mod:`workbench.outputs.checks`), in the order tables show them.
+CheckName = Literal["lip_sync", "lip_sync_acceptable", "foley_timing", "acoustic_match", "mute_test", "mix_balance"]
+
+
+class LipSyncExpect(_Model):
+    """Lip-sync window (ms; audio early / late). Unset: ITU-R BT.1359 detectability (45 / 125)."""
+
+    early_ms: float | None = Field(default=None, gt=0, le=1000)
+    late_ms: float | None = Field(default=None, gt=0, le=1000)
+
+
+class LipSyncAcceptableExpect(_Model):
+    """The looser lip-sync window (ms). Unset: ITU-R BT.1359 acceptability (90 / 185)."""
+
+    early_ms: float | None = Field(default=None, gt=0, le=1000)
+    late_ms: float | None = Field(default=None, gt=0, le=1000)
+
+
+class FoleyExpect(_Model):
+    """Foley window (ms; sound early / late against the visible contact). Unset: 45 / 125."""
+
+    early_ms: float | None = Field(default=None, gt=0, le=2000)
+    late_ms: float | None = Field(default=None, gt=0, le=2000)
+
+
+class AcousticExpect(_Model):
+    """The space a clip must sound like. Unset: the prompt's acoustics (class and RT60 range)."""
+
+    rt60_s: tuple[float, float] | None = None
+    """Expected RT60 range (s), instead of the one the prompt's reverb class implies."""
+    space: SpaceClass | None = None
+    """Expected space class, instead of the prompt's."""
+    rt60_tolerance: float | None = Field(default=None, ge=0, le=2)
+    """Relative margin outside the range before a clip fails (unset: the metric's validated p90 error)."""
+
+    @model_validator(mode="after")
+    def _range(self) -> AcousticExpect:
+        if self.rt60_s is not None and not 0 <= self.rt60_s[0] < self.rt60_s[1]:
+            raise ValueError(f"rt60_s must be [low, high] seconds with 0 <= low < high, got {list(self.rt60_s)}")
+        return self
+
+
+class MuteExpect(_Model):
+    """How clearly a clip's own sound must fit its picture: the share of the batch's other sounds it must beat."""
+
+    min_share: float | None = Field(default=None, ge=0, le=1)
+
+
+class MixExpect(_Model):
+    """How far the dialogue must sit over music and ambience (dB)."""
+
+    min_db: float | None = Field(default=None, ge=-20, le=60)
+
+
+class Expect(_Model):
+    """Thresholds of the creator's checks, per comparison or per prompt (``expect:``); unset keeps the default.
+
+    A prompt's ``expect`` wins over the comparison's, field by field. ``skip`` turns checks off.
+    """
+
+    lip_sync: LipSyncExpect = LipSyncExpect()
+    lip_sync_acceptable: LipSyncAcceptableExpect = LipSyncAcceptableExpect()
+    foley_timing: FoleyExpect = FoleyExpect()
+    acoustic_match: AcousticExpect = AcousticExpect()
+    mute_test: MuteExpect = MuteExpect()
+    mix_balance: MixExpect = MixExpect()
+    skip: tuple[CheckName, ...] = ()
+
+    def over(self, base: Expect) -> Expect:
+        """These expectations laid over ``base``: every field set here wins."""
+        merged: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            if name == "skip":
+                merged[name] = tuple(dict.fromkeys((*base.skip, *self.skip)))
+                continue
+            mine, theirs = getattr(self, name), getattr(base, name)
+            merged[name] = theirs.model_copy(update=mine.model_dump(exclude_none=True))
+        return Expect.model_validate(merged)
+
+
 class Prompt(_Model):
     """A structured audiovisual prompt."""
 
@@ -157,6 +237,8 @@ class Prompt(_Model):
     duration_s: float = Field(default=8.0, ge=1.0, le=60.0)
     aspect_ratio: Literal["16:9", "9:16", "1:1"] = "16:9"
     tags: tuple[str, ...] = ()
+    expect: Expect = Expect()
+    """Thresholds of the creator's checks for this shot (over the comparison's ``expect``)."""
 
     @model_validator(mode="after")
     def _check(self) -> Prompt:
@@ -175,8 +257,8 @@ class Prompt(_Model):
         return render_prompt(self)
 
     def content_hash(self) -> str:
-        """Stable hash of the prompt's data."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Stable hash of the prompt's data (not its ``expect``: thresholds change no clip and no reading)."""
+        blob = json.dumps(self.model_dump(mode="json", exclude={"expect"}), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

@@ -10,6 +10,7 @@ Every file name of the layout is named here and nowhere else::
         journal.jsonl             every submitted job (resume without paying twice)
         clips/<sample>.mp4        hard links into the content-addressed store
         scores.csv                long format: one row per clip x metric
+        verdicts.csv              one row per clip x creator's check: pass, fail or can't tell, and why
         details/<sample>.json     per-metric evidence
         leaderboard.csv|.md|.html
         figures/spec_<sample>.png, figures/grid_<prompt>.png
@@ -47,6 +48,7 @@ RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
 JOURNAL = "journal.jsonl"
 SCORES = "scores.csv"
+VERDICTS = "verdicts.csv"
 LEADERBOARD = "leaderboard"
 REPORT = "report.html"
 CLIPS = "clips"
@@ -275,6 +277,17 @@ class RunDir:
         import pandas as pd
 
         return pd.read_csv(self.scores_path, dtype={"reason": "string"})
+
+    @property
+    def verdicts_path(self) -> Path:
+        """``verdicts.csv``."""
+        return self.path / VERDICTS
+
+    def verdicts(self) -> pd.DataFrame:
+        """The creator's checks per clip (one row per clip x check)."""
+        import pandas as pd
+
+        return pd.read_csv(self.verdicts_path, dtype={"reason": "string"})
 
     def leaderboard_path(self, ext: Literal["csv", "md", "html"] = "csv") -> Path:
         """``leaderboard.<ext>``."""

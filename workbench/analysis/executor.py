@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from workbench._util import clean_process_context
 from workbench.errors import ConfigError, WorkbenchError
 from workbench.metrics.registry import list_analyzers
 
@@ -213,17 +214,20 @@ class InProcessExecutor:
 
 
 class ProcessExecutor:
-    """Runs tasks in ``workers`` local processes."""
+    """Runs tasks in ``workers`` local processes, started clean (:func:`workbench._util.clean_process_context`)."""
 
     name = "processes"
     dashboard_link = None
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(max_workers=workers)
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=clean_process_context(["workbench.analysis.engine"])
+        )
 
     def map_unordered(self, fn: Callable[..., Any], args: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
-        futs = {self._pool.submit(run_task, fn, a): i for i, a in enumerate(args)}
+        mods = analyzer_modules()  # analyzers registered here (plugins, tests) are registered there too
+        futs = {self._pool.submit(run_task, fn, a, mods): i for i, a in enumerate(args)}
         for fut in as_completed(futs):
             yield futs[fut], fut.result()
 

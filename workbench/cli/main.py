@@ -50,7 +50,6 @@ def _load_cfg(args: argparse.Namespace) -> ComparisonConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.outputs.leaderboard import display_table, leaderboard, to_markdown
     from workbench.pipeline import run_comparison
     from workbench.rundir import RunDir
 
@@ -67,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         report=False if args.no_report else None,
     )  # fmt: skip
     st = res.stats
-    print(to_markdown(display_table(leaderboard(res.run_dir))))
+    print(_verdict_summary(res.run_dir))
     if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
         print(f"All {st['cells']} clips were cache hits: nothing was generated.")
     else:
@@ -82,6 +81,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Report failed: {st['report_error']}", file=sys.stderr)
     print(f"Done in {st['wall_s']} s.")
     return 2 if st["failed"] else 0
+
+
+def _verdict_summary(run_dir: Path) -> str:
+    """The end of a run: usable takes and each check's pass count per model (fits 100 columns)."""
+    from workbench.outputs.checks import verdict_table
+    from workbench.outputs.leaderboard import leaderboard, to_text
+
+    lb = leaderboard(run_dir)
+    notes = [f"  {r.model}: {r.separable}" for r in lb.itertuples() if r.separable]
+    return (
+        "Usable takes (pass every check their prompt asks for) and checks passed / told (?n: could not tell):\n"
+        + to_text(verdict_table(lb))
+        + ("\n".join(notes) + "\n" if notes else "")
+        + "Every number: leaderboard.csv; each check's reason per clip: verdicts.csv and the report."
+    )
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:

@@ -58,10 +58,12 @@ ROOM_MAX_RT60 = RT60_RANGES["long"][0]
 #: audible bed rather than room tone: its typical level within 35 dB of the foreground's
 #: 95th-percentile level, i.e. about 30 dB under the dialogue loudness (film practice puts
 #: ambience beds 10-25 dB under dialogue, room tone and microphone noise 30-50 dB under),
-#: and broadband: spectral flatness over 100-6000 Hz at least 0.05 (mains or HVAC hum is
-#: below 0.02, natural beds 0.05-0.6).
+#: and broadband: spectral flatness over 100-6000 Hz at least 0.04 (mains or HVAC hum is
+#: below 0.02, natural beds 0.04-0.6: a low wind bed, the local models' quiet street, reads 0.046;
+#: 0.05 before, which read that street as a dead booth; the space-class validation is the same at
+#: 0.04 and 0.05, 87.6 % with the same 12 misses over seeds 0-2).
 OUTDOOR_BED_REL_DB = -35.0
-OUTDOOR_MIN_FLATNESS = 0.05
+OUTDOOR_MIN_FLATNESS = 0.04
 #: ... and only when there is no diffuse tail at all: open air has no diffuse field (RT60 ~ 0,
 #: only discrete echoes), the blind estimator reads 0.10-0.13 s on anechoic speech (the speech
 #: offsets themselves), and enclosed dead spaces reach up to 0.2 s (vocal booth, car) or more
@@ -336,7 +338,7 @@ def _all_unscored(names: tuple[str, ...], reason: str) -> dict[str, Score]:
     return {k: Score.unscored(reason) for k in names}
 
 
-@analyzer("acoustic", version=2, outputs=ACOUSTIC)  # 2: outdoor only without a diffuse tail (RT60 < 0.2 s)
+@analyzer("acoustic", version=3, outputs=ACOUSTIC)  # 3: outdoor beds from flatness 0.04 (a low wind bed)
 def acoustic(ctx: ClipContext) -> dict[str, Score]:
     """Blind room acoustics of the clip against the prompt's acoustic space."""
     scene = scene_for(ctx)

@@ -3,7 +3,7 @@
 This module imports no signal processing, so the leaderboard, the report, comparisons across
 runs and config validation know every built-in metric (its unit, direction, aggregate and
 validated resolution) without loading the analyzers. A spec owns its metric's direction:
-:meth:`MetricSpec.oriented`, :meth:`MetricSpec.rank_key`, :attr:`MetricSpec.arrow` and
+:meth:`MetricSpec.oriented`, :meth:`MetricSpec.better`, :attr:`MetricSpec.arrow` and
 :attr:`MetricSpec.direction_text` are the one place "which way is better" is decided.
 """
 
@@ -84,18 +84,6 @@ class MetricSpec:
         if self.higher_is_better is None:
             return None
         return values if self.higher_is_better else -values
-
-    def rank_key(self, values: pd.Series) -> pd.Series:
-        """Sort key where smaller is better, in steps of :attr:`resolution` (equal keys are ties).
-
-        A metric without a direction gets its values unchanged.
-        """
-        import numpy as np
-
-        key = values.abs() if self.best_at_zero else values
-        if self.resolution:
-            key = np.floor(key / self.resolution)
-        return -key if self.higher_is_better and not self.best_at_zero else key
 
     def better(self, old: float, new: float) -> bool | None:
         """Whether ``new`` is better than ``old`` (None without a direction or when equal)."""

@@ -24,6 +24,10 @@ The noise rule, per model and metric:
 
 The verdict is "better" or "worse" by the metric's direction (for metrics best at 0, by
 the distance from 0), "changed" for metrics without a direction, else "within noise".
+
+The creator's checks are compared too (:attr:`RunComparison.checks`): per model, the share of
+usable takes and each check's pass rate in both runs with their 95 % Wilson intervals; a
+change is beyond noise when the two intervals do not overlap (conservative for proportions).
 When a metric's analyzer version differs between the runs the row says so: the change may
 come from the measurement, not the model. ``same_clips`` counts the pairs whose clips are
 byte-identical (cache hits): their change can only come from the analysis.
@@ -43,6 +47,7 @@ import pandas as pd
 from workbench.errors import ConfigError
 from workbench.metrics.registry import metric_specs
 from workbench.metrics.spec import MetricSpec
+from workbench.outputs.checks import CHECK_NAMES, run_verdicts, take_status, wilson
 from workbench.rundir import RunDir, list_runs, results_root
 
 #: SE of a median (normal theory) per unit of IQR: 1.2533 / 1.349.
@@ -52,6 +57,11 @@ C_MEAN = 0.741
 #: Noise band in standard errors.
 K_SE = 2.0
 MIN_PAIRS = 3
+
+CHECK_CHANGE_COLUMNS = [
+    "model", "check", "old_run", "new_run", "old", "old_lo", "old_hi", "old_n", "new", "new_lo", "new_hi", "new_n",
+    "verdict",
+]  # fmt: skip
 
 CHANGE_COLUMNS = [
     "model", "metric", "unit", "old_run", "new_run", "old", "new", "delta", "noise", "n", "rule",
@@ -71,6 +81,8 @@ class RunComparison:
     prompts: list[str]
     dropped: list[str]
     """What was left out because not every run has it."""
+    checks: pd.DataFrame = None  # type: ignore[assignment]
+    """One row per model x check (``usable`` first) x consecutive pair of runs (:data:`CHECK_CHANGE_COLUMNS`)."""
 
     def summary(self) -> pd.DataFrame:
         """Only the changes beyond noise."""
@@ -179,7 +191,57 @@ def compare_runs(
                     rows.append(_change(a, b, model, metric, specs.get(metric), dirs[i].name, dirs[j].name))
     changes = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
     runs = pd.DataFrame([_run_info(d) for d in dirs])
-    return RunComparison(runs=runs, changes=changes, models=models, prompts=prompts, dropped=dropped)
+    verdicts = [_common(_verdicts_of(d), models, prompts) for d in dirs]
+    check_rows = [
+        row for i, j in pairs for row in _check_changes(verdicts[i], verdicts[j], models, dirs[i].name, dirs[j].name)
+    ]
+    return RunComparison(
+        runs=runs, changes=changes, models=models, prompts=prompts, dropped=dropped,
+        checks=pd.DataFrame(check_rows, columns=CHECK_CHANGE_COLUMNS),
+    )  # fmt: skip
+
+
+def _verdicts_of(run: RunDir) -> pd.DataFrame:
+    return run.verdicts() if run.verdicts_path.is_file() else run_verdicts(run)
+
+
+def _common(v: pd.DataFrame, models: list[str], prompts: list[str]) -> pd.DataFrame:
+    return v[v["model"].isin(models) & v["prompt_id"].isin(prompts)]
+
+
+def _rates(v: pd.DataFrame, model: str) -> dict[str, tuple[int, int]]:
+    """``check -> (passed, told)`` for one model, ``usable`` first (takes that pass every check)."""
+    mv = v[v["model"] == model]
+    takes = take_status(mv)
+    out = {"usable": (int(takes["usable"].sum()), len(takes))}
+    for c in CHECK_NAMES:
+        told = mv[(mv["check"] == c) & (mv["outcome"] != "cant_tell")]
+        if len(told):
+            out[c] = (int((told["outcome"] == "pass").sum()), len(told))
+    return out
+
+
+def _check_changes(a: pd.DataFrame, b: pd.DataFrame, models: list[str], ra: str, rb: str) -> list[dict]:
+    rows = []
+    for model in models:
+        old, new = _rates(a, model), _rates(b, model)
+        for check in [c for c in old if c in new]:
+            (ka, na), (kb, nb) = old[check], new[check]
+            (la, ha), (lb, hb) = wilson(ka, na), wilson(kb, nb)
+            pa, pb = ka / na if na else math.nan, kb / nb if nb else math.nan
+            if not (na and nb):
+                word = "too few clips"
+            elif lb > ha:
+                word = "better"
+            elif hb < la:
+                word = "worse"
+            else:
+                word = "within noise"
+            rows.append({
+                "model": model, "check": check, "old_run": ra, "new_run": rb, "old": pa, "old_lo": la, "old_hi": ha,
+                "old_n": na, "new": pb, "new_lo": lb, "new_hi": hb, "new_n": nb, "verdict": word,
+            })  # fmt: skip
+    return rows
 
 
 def _change(
@@ -245,6 +307,17 @@ def to_text(cmp: RunComparison, *, only_changes: bool = False) -> str:
             ["model", "metric", "old_run", "new_run", "old", "new", "delta", "noise", "n", "rule", "verdict", "note"]
         ]
         lines.append(to_markdown(show))
+    if cmp.checks is not None and len(cmp.checks):
+        ch = cmp.checks
+        if only_changes:
+            ch = ch[ch["verdict"].isin(["better", "worse"])]
+        if len(ch):
+            show = ch.assign(
+                old=[f"{o:.0%} [{lo:.0%}-{hi:.0%}] n={n}" for o, lo, hi, n in zip(ch["old"], ch["old_lo"], ch["old_hi"], ch["old_n"], strict=True)],
+                new=[f"{o:.0%} [{lo:.0%}-{hi:.0%}] n={n}" for o, lo, hi, n in zip(ch["new"], ch["new_lo"], ch["new_hi"], ch["new_n"], strict=True)],
+            )[["model", "check", "old_run", "new_run", "old", "new", "verdict"]]
+            lines.append("Checks (pass rates with 95 % Wilson intervals; a change is beyond noise when they do not overlap):")
+            lines.append(to_markdown(show))
     n_b, n_w = int((cmp.changes["verdict"] == "better").sum()), int((cmp.changes["verdict"] == "worse").sum())
     lines.append(
         f"{n_b} better and {n_w} worse beyond noise (|delta| > 2 robust standard errors; see docs/notebooks.md)."

@@ -1,10 +1,11 @@
-"""Long-format scores and the per-model leaderboard (CSV, Markdown, HTML).
+"""Long-format scores, the creator's verdicts, and the per-model leaderboard (CSV, Markdown, HTML).
 
 ``scores.csv`` has one row per clip x metric; a metric that could not score a clip has an
-empty value and its reason. The leaderboard aggregates each metric per model (median or
-mean as the metric's spec says) with its spread (interquartile range) and n, skipping
-unscored clips, and adds failures, cost and generation latency. Any metric registered
-later appears without change here.
+empty value and its reason. ``verdicts.csv`` has one row per clip x creator's check
+(:mod:`workbench.outputs.checks`). The leaderboard leads with each model's share of usable
+takes and the pass rate of each check; the metric details follow: each metric's median (or
+mean, as its spec says) with its spread (interquartile range) and n, skipping unscored clips,
+plus failures, cost and generation latency. Any metric registered later appears unchanged.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from workbench._util import atomic_write_bytes, atomic_write_json
 from workbench.metrics.registry import Analyzer, metric_specs
 from workbench.metrics.spec import MetricSpec, Score
+from workbench.outputs.checks import model_summary, run_verdicts, verdict_table
 from workbench.rundir import RunDir, Sample, as_run
 
 #: The creators' questions first (mute test, lips, room, foley, mix); every other metric follows.
@@ -83,24 +85,9 @@ def _iqr(v: pd.Series) -> float:
     return float(v.quantile(0.75) - v.quantile(0.25)) if len(v) else float("nan")
 
 
-def metric_rank(values: pd.Series, spec: MetricSpec) -> pd.Series:
-    """Rank of each model on one metric (1 = best; ties share the mean rank; NaN stays NaN).
-
-    Signed metrics whose ideal is 0 rank by |value|; a metric with a ``resolution`` compares
-    ``floor(value / resolution)``, so differences it cannot measure are ties.
-    """
-    return spec.rank_key(values).rank(ascending=True)
-
-
-def leaderboard(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
-    """Per-model table: each metric's aggregate, spread and n; failures, cost, latency, rank.
-
-    ``rank`` is the mean, over metrics with a direction, of the model's rank on that metric
-    (signed metrics whose ideal is 0 are ranked by absolute value). Lower is better. Values are
-    compared in steps of the metric's :attr:`MetricSpec.resolution` where it has one, so models
-    closer together than the metric can measure share a rank (e.g. lip offsets of 3 and 11 ms,
-    both within one video frame).
-    """
+def metric_table(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
+    """Per model, the details behind the verdicts: each metric's aggregate, spread (IQR) and n; clips,
+    generation failures, cost and latency. Models in the run's order."""
     run = as_run(run_dir)
     specs = specs or metric_specs()
     samples = pd.DataFrame([s.__dict__ for s in run.samples()])
@@ -114,7 +101,6 @@ def leaderboard(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | Non
     lb["latency_s"] = g["latency_s"].median()
     found = list(dict.fromkeys(scores["metric"]))
     metric_names = [m for m in HEADLINE_METRICS if m in found] + [m for m in found if m not in HEADLINE_METRICS]
-    ranks = []
     for name in metric_names:
         spec = specs.get(name)
         sub = scores[(scores["metric"] == name) & scores["value"].notna()]
@@ -123,23 +109,46 @@ def leaderboard(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | Non
         lb[name] = grp.agg(agg)
         lb[f"{name}_spread"] = grp.agg(_iqr)
         lb[f"{name}_n"] = grp.count().reindex(lb.index).fillna(0).astype(int)
-        if spec is not None and spec.has_direction:
-            ranks.append(metric_rank(lb[name], spec))
-    lb["rank"] = pd.concat(ranks, axis=1).mean(axis=1).round(2) if ranks else np.nan
-    lb = lb.sort_values(["rank", "failed"], na_position="last")
-    cols = ["rank", "clips", "failed", "cost_usd", "latency_s"]
-    return lb[cols + [c for c in lb.columns if c not in cols]].reset_index()
+    return lb.reset_index()
+
+
+def write_verdicts(run_dir: Path | RunDir) -> pd.DataFrame:
+    """Write ``verdicts.csv``: every creator's check on every clip (see :mod:`workbench.outputs.checks`)."""
+    run = as_run(run_dir)
+    verdicts = run_verdicts(run)
+    atomic_write_bytes(run.verdicts_path, verdicts.to_csv(index=False).encode())
+    return verdicts
+
+
+def _verdicts(run: RunDir) -> pd.DataFrame:
+    return run.verdicts() if run.verdicts_path.is_file() else run_verdicts(run)
+
+
+def leaderboard(run_dir: Path | RunDir, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
+    """Per model, every number: usable takes (share, 95 % Wilson interval), each check's pass rate and
+    counts, generation failures, cost per usable take, then :func:`metric_table`'s details.
+
+    Sorted by the share of usable takes (takes that pass every check that applies to their prompt).
+    There is no mean rank: a rank averaged over metrics is not a validated quantity, and it counted
+    redundant and direction-less columns (see :mod:`workbench.outputs.checks`).
+    """
+    run = as_run(run_dir)
+    summary = model_summary(_verdicts(run), run.samples())
+    details = metric_table(run, specs=specs).drop(columns=["cost_usd"])
+    return summary.merge(details, on="model", how="left")
 
 
 def display_table(lb: pd.DataFrame, *, specs: Mapping[str, MetricSpec] | None = None) -> pd.DataFrame:
-    """Readable leaderboard: one column per metric as ``value ±spread/2 (n)`` with a direction arrow."""
+    """The details, readable: one column per metric as ``value ±spread/2 (n)``, headed with its unit,
+    direction and validated resolution."""
     specs = specs or metric_specs()
-    out = lb[["model", "rank", "clips", "failed", "cost_usd", "latency_s"]].copy()
+    out = lb[["model", "clips", "failed", "cost_usd", "latency_s"]].copy()
     metric_cols = [c for c in lb.columns if f"{c}_spread" in lb.columns]
     for c in metric_cols:
         spec = specs.get(c)
         arrow = f" {spec.arrow}" if spec is not None and spec.arrow else ""
         unit = f" [{spec.unit}]" if spec is not None and spec.unit else ""
+        res = f" ±{spec.resolution:g}" if spec is not None and spec.resolution else ""
 
         def fmt(row: pd.Series, c: str = c) -> str:
             v, s, n = row[c], row[f"{c}_spread"], row[f"{c}_n"]
@@ -147,8 +156,23 @@ def display_table(lb: pd.DataFrame, *, specs: Mapping[str, MetricSpec] | None = 
                 return "–"
             return f"{v:.3g} ±{s / 2:.2g} (n={n})" if n > 1 and not pd.isna(s) else f"{v:.3g} (n={n})"
 
-        out[f"{c}{unit}{arrow}"] = lb.apply(fmt, axis=1)
+        out[f"{c}{unit}{arrow}{res}"] = lb.apply(fmt, axis=1)
     return out
+
+
+def to_text(df: pd.DataFrame, *, width: int = 100) -> str:
+    """A plain aligned table for a terminal, at most ``width`` columns (the first column is cut to fit)."""
+    cells = [[str(c) for c in df.columns]] + [["–" if pd.isna(x) else str(x) for x in row] for row in df.itertuples(index=False)]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(df.columns))]
+    excess = sum(widths) + 2 * (len(widths) - 1) - width
+    if excess > 0 and widths:
+        widths[0] = max(8, widths[0] - excess)
+    lines = []
+    for r in cells:
+        first = r[0] if len(r[0]) <= widths[0] else r[0][: widths[0] - 1] + "…"
+        parts = [first.ljust(widths[0])] + [v.rjust(w) for v, w in zip(r[1:], widths[1:], strict=True)]
+        lines.append("  ".join(parts).rstrip())
+    return "\n".join(lines) + "\n"
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -165,13 +189,20 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def write_leaderboard(run_dir: Path | RunDir) -> pd.DataFrame:
-    """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.html``."""
+    """Write ``leaderboard.csv`` (every number, for scripts), ``leaderboard.md`` and ``leaderboard.html``
+    (the verdicts per model and check, then the metric details)."""
     run = as_run(run_dir)
     lb = leaderboard(run)
-    disp = display_table(lb)
+    verdicts, details = verdict_table(lb), display_table(lb)
     atomic_write_bytes(run.leaderboard_path("csv"), lb.to_csv(index=False).encode())
-    atomic_write_bytes(run.leaderboard_path("md"), to_markdown(disp).encode())
-    html = disp.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
+    md = "## Usable takes and checks\n\n" + to_markdown(verdicts) + "\n## Details\n\n" + to_markdown(details)
+    atomic_write_bytes(run.leaderboard_path("md"), md.encode())
+    html = (
+        "<h2>Usable takes and checks</h2>"
+        + verdicts.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
+        + "<h2>Details</h2>"
+        + details.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
+    )
     atomic_write_bytes(run.leaderboard_path("html"), html.encode())
     return lb
 

@@ -309,3 +309,14 @@ def agreement(
             "n_models": len(common), "vote_agreement": round(agree / n, 3) if n else float("nan"), "n_votes": n,
         })  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
+
+
+def usable_agreement(prefs: pd.DataFrame, usable: pd.DataFrame) -> tuple[float, int]:
+    """Spearman's rho, over models, of the Bradley-Terry score and the share of usable takes, and n models.
+
+    ``prefs`` is :func:`preference_table`'s output; ``usable`` has ``model`` and ``usable_share``.
+    """
+    both = prefs[["model", "bt_score"]].merge(usable[["model", "usable_share"]], on="model").dropna()
+    n = len(both)
+    rho = _spearman(both["bt_score"].to_numpy(float), both["usable_share"].to_numpy(float)) if n >= 3 else float("nan")
+    return rho, n

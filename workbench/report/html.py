@@ -28,6 +28,16 @@ table[data-sortable] th[aria-sort=descending]::after { content: " ▼"; }
 .wb-clip { width: 300px; font-size: 11px; }
 .wb-clip video { width: 300px; }
 .wb-side { display: flex; flex-wrap: wrap; gap: 32px; }
+table.wb-matrix { border-collapse: separate; border-spacing: 3px; font-size: 12px; }
+table.wb-matrix th { text-align: left; font-weight: 600; padding: 3px 6px; vertical-align: bottom; }
+table.wb-matrix td { padding: 4px 6px; vertical-align: top; min-width: 90px; max-width: 220px; border-radius: 4px; }
+.wb-take { display: block; margin: 1px 0; padding: 2px 4px; border-radius: 3px; cursor: pointer; line-height: 1.25; }
+.wb-take small { display: block; color: #444; font-size: 10.5px; }
+.wb-green { background: #cdeed9; } .wb-amber { background: #fbeebb; } .wb-red { background: #f8d3cf; } .wb-grey { background: #e9e9e9; }
+.wb-take.wb-playing { outline: 2px solid #1f6fd1; }
+.wb-player { position: sticky; top: 0; background: #fff; padding: 4px 0; z-index: 2; }
+.wb-player video { width: 360px; max-width: 100%; }
+.wb-legend span { padding: 1px 6px; border-radius: 3px; margin-right: 6px; font-size: 11px; }
 </style>
 """
 
@@ -68,6 +78,26 @@ _SORTER_JS = """
   document.querySelectorAll("table[data-sortable] thead th").forEach(function (th) {
     th.title = th.title || "click to sort";
     th.addEventListener("click", function () { sortBy(th); });
+  });
+})();
+"""
+
+# Click a take in the shots x models matrix: the shared player plays its clip (relative link or data URI).
+_PLAYER_JS = """
+(function () {
+  var player = document.getElementById("wb-player");
+  if (!player) return;
+  var caption = document.getElementById("wb-player-caption");
+  document.querySelectorAll("[data-clip]").forEach(function (el) {
+    el.title = el.title || "click to play";
+    el.addEventListener("click", function () {
+      document.querySelectorAll(".wb-playing").forEach(function (p) { p.classList.remove("wb-playing"); });
+      el.classList.add("wb-playing");
+      player.src = el.getAttribute("data-clip");
+      if (caption) caption.textContent = el.getAttribute("data-label") || "";
+      var p = player.play();
+      if (p && p.catch) p.catch(function () {});
+    });
   });
 })();
 """
@@ -138,5 +168,5 @@ def page(title: str, body: str) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{_PAGE_CSS}</style>{CSS}</head>"
-        f"<body><main>{body}</main><script>{_SORTER_JS}</script></body></html>\n"
+        f"<body><main>{body}</main><script>{_SORTER_JS}{_PLAYER_JS}</script></body></html>\n"
     )

@@ -415,6 +415,29 @@ class ClipDetail:
                 ax.set_title(f"measured {rt[1]:.2f} s; prompt's space {lo:g}-{hi:g} s (green)", fontsize=6, loc="left")
         return fig
 
+    def verdicts(self) -> pd.DataFrame:
+        """The creator's checks on this clip: ``check``, ``outcome`` (pass, fail, cant_tell) and ``reason``."""
+        from workbench.outputs.checks import run_verdicts
+
+        v = self.run.verdicts() if self.run.verdicts_path.is_file() else run_verdicts(self.run)
+        return v[v["sample_id"] == self.sample_id][["check", "outcome", "reason"]].reset_index(drop=True)
+
+    def checks_html(self) -> str:
+        """The clip's checks as coloured lines: pass, fail or can't tell, each with its reason in words."""
+        from workbench.outputs.checks import SPECS
+
+        colour = {"pass": "#cdeed9", "fail": "#f8d3cf", "cant_tell": "#e9e9e9"}
+        mark = {"pass": "✓", "fail": "✗", "cant_tell": "?"}
+        rows = []
+        for r in self.verdicts().itertuples():
+            title = SPECS[r.check].title if r.check in SPECS else str(r.check).replace("_", " ").capitalize()
+            rows.append(
+                f'<div style="background:{colour.get(r.outcome, "#eee")};padding:1px 4px;margin:1px 0;border-radius:3px;'
+                f'font-size:11px;line-height:1.25">{mark.get(r.outcome, "")} <b>{html.escape(title)}</b>: '
+                f"{html.escape(str(r.reason))}</div>"
+            )
+        return "".join(rows) or "<i>no checks</i>"
+
     def readings_html(self) -> str:
         """A compact metric table for the explorer: readings, then the unscored metrics folded with their reasons."""
         scored, unscored = [], []

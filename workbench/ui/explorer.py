@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from workbench.metrics.registry import metric_specs
-from workbench.outputs.leaderboard import display_table, leaderboard
+from workbench.outputs.leaderboard import leaderboard
 from workbench.outputs.preference import TAGS, ab_vote, agreement, load_votes, mute_table, mute_vote, preference_table
 from workbench.report.data import ReportData
 from workbench.rundir import RunDir, Sample, list_runs, results_root
@@ -258,7 +258,7 @@ class Explorer:
             widgets.Image(value=png, format="png", layout=widgets.Layout(width=CARD_WIDTH))
             for png in self._png[s.sample_id]
         ]
-        readings = widgets.HTML(det.readings_html())
+        readings = widgets.HTML(det.checks_html() + det.readings_html())
         box = widgets.VBox([title, video, *imgs, readings], layout=widgets.Layout(width="330px", margin="0 8px 8px 0"))
         return {"sample": s, "video": video, "box": box}
 
@@ -479,9 +479,9 @@ class Explorer:
         self.prefs_panel = widgets.VBox([self.prefs_refresh, self.prefs_html])
 
     def preference_frames(self) -> dict[str, pd.DataFrame]:
-        """Bradley-Terry table, automatic leaderboard, agreement and mute-test tables of the run."""
+        """Bradley-Terry table, usable takes per model (the checks), agreement and mute-test tables of the run."""
         votes = load_votes(self.run_dir)
-        lb = display_table(leaderboard(self.run_dir))
+        lb = leaderboard(self.run_dir)[["model", "usable", "takes", "usable_share"]]
         return {
             "preference": preference_table(votes),
             "leaderboard": lb,
@@ -498,12 +498,12 @@ class Explorer:
         def table(df: pd.DataFrame, empty: str) -> str:
             return df.to_html(index=False, border=0, na_rep="–", classes="wb") if len(df) else f"<p><i>{empty}</i></p>"
 
-        lb = f["leaderboard"][["model", "rank"]]
+        lb = f["leaderboard"]
         self.prefs_html.value = (
             "<style>table.wb{border-collapse:collapse;font-size:12px}table.wb td,table.wb th{padding:2px 8px;border-bottom:1px solid #ddd}</style>"
             '<div style="display:flex;gap:24px;flex-wrap:wrap">'
             f"<div><h4>Creator preference (Bradley-Terry)</h4>{table(f['preference'], 'No A/B votes yet.')}</div>"
-            f"<div><h4>Automatic leaderboard</h4>{table(lb, 'No scores.')}</div></div>"
+            f"<div><h4>Usable takes (the checks)</h4>{table(lb, 'No scores.')}</div></div>"
             "<h4>Agreement of each metric with the votes</h4><p>spearman: rank correlation over models between the "
             "Bradley-Terry score and the metric (oriented so larger is better); vote_agreement: share of decisive votes "
             f"where the metric prefers the chosen clip.</p>{table(f['agreement'], 'Needs A/B votes and scores.')}"

@@ -12,6 +12,7 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, ClassVar
 
+from workbench._util import clean_process_context
 from workbench.prompt import Prompt
 from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider
 
@@ -30,7 +31,11 @@ _POOL: Executor | None = None
 def _pool() -> Executor:
     global _POOL
     if _POOL is None:
-        _POOL = ProcessPoolExecutor(max_workers=os.cpu_count() or 1)
+        # started clean, not forked from a process whose threads (MediaPipe, OpenCV) may hold locks
+        _POOL = ProcessPoolExecutor(
+            max_workers=os.cpu_count() or 1,
+            mp_context=clean_process_context(["workbench.providers.local.synth.render"]),
+        )
     return _POOL
 
 

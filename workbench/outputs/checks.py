@@ -1,0 +1,568 @@
+"""The creator's verdict: each creator's test as a named check, with pass, fail or can't tell per clip.
+
+A check reads a clip's metric readings (and their evidence) against the prompt that asked for
+the shot, and says in one line of words why it passes or fails ("voice 210 ms after the lips",
+"sounds like a dead booth (RT60 0.16 s) where the prompt describes a stone church"). When the
+metric behind it could not measure the clip, the check cannot tell, and says why. A check
+applies only to prompts that ask for what it tests (lip sync: dialogue; foley timing: foley
+events; mix balance: dialogue over music or ambience).
+
+Every threshold is a named constant with its source; a comparison (``expect:`` in the config)
+or a prompt (``expect:`` in the suite) can override it (:class:`workbench.prompt.Expect`).
+
+A *usable take* passes every check that applies to its prompt. :func:`model_summary` gives each
+model's share of usable takes with a 95 % Wilson interval, each check's pass rate, the can't-tell
+and generation-failure counts, and the cost per usable take.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from workbench.prompt import RT60_RANGES, CheckName, Expect, Prompt
+from workbench.rundir import RunDir, Sample
+
+Outcome = Literal["pass", "fail", "cant_tell"]
+
+# -- thresholds (named, with their sources) -----------------------------------------------------
+
+#: Lip sync: the window inside which an offset is not detectable, audio early / audio late (ms).
+#: ITU-R BT.1359-1 (1998), "Relative timing of sound and vision for broadcasting": detectability
+#: thresholds +45 ms (sound before picture) / -125 ms (sound after picture).
+LIP_EARLY_MS, LIP_LATE_MS = 45.0, 125.0
+#: The looser level: ITU-R BT.1359-1 acceptability thresholds, +90 ms / -185 ms.
+LIP_ACCEPTABLE_EARLY_MS, LIP_ACCEPTABLE_LATE_MS = 90.0, 185.0
+#: Foley: the same asymmetric window for a visible event and its sound (sound late is tolerated more:
+#: metric-methods.md "Foley timing", after BT.1359 and the audio-visual integration window).
+FOLEY_EARLY_MS, FOLEY_LATE_MS = 45.0, 125.0
+#: Acoustic match: an RT60 may lie this far (relative) outside the prompt's range before the clip
+#: fails: the 90th-percentile error of the blind RT60 (README, "Accuracy": p90 30 % over 60 rooms).
+RT60_TOLERANCE = 0.30
+#: A close-up that sounds this much more distant than its shot allows (early/late ratio under the
+#: shot's range, dB) fails; the ranges and their sources are in ``workbench.metrics.acoustic.SHOT_ELR_RANGE``.
+SHOT_DISTANCE_MARGIN_DB = 3.0
+#: Mute test: a clip's own sound must fit its picture better than at least this share of the other
+#: shots' sounds in its batch (the swap test, ``mute_coherence``'s ``beat_swap``). Between the two
+#: groups measured: a stock bed unrelated to the shot (local/generic, built-in suite: median 0.44,
+#: 8 of 10 below 0.6, the other two 0.78) and real footage recorded in sync (the 11 real clips with
+#: picture and sound in ../shared/data/real, swapped among themselves: 0.6 to 1.0, median 0.9);
+#: ``benchmarks/validate_checks.py`` prints both. Fitted on these few clips: read it as a first cut.
+MUTE_MIN_BEAT_SWAP = 0.6
+#: Mix balance: the dialogue must sit at least this far over music and ambience while it speaks (dB).
+#: No standard sets it; broadcast practice (and metric-methods.md, "Dialogue vs music balance") flags
+#: speech frames with a dialogue-to-background ratio under 10 LU.
+MIX_MIN_DB = 10.0
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One creator's test."""
+
+    name: CheckName
+    title: str
+    question: str
+    """What the check asks, in a creator's words."""
+    source: str
+    """Where its thresholds come from."""
+    metrics: tuple[str, ...]
+    """The metrics it reads (all must have been run for it to tell)."""
+
+
+CHECKS: tuple[CheckSpec, ...] = (
+    CheckSpec(
+        "lip_sync", "Lip sync", "Do the voice and the lips meet, from the first syllable to the end of the line?",
+        "ITU-R BT.1359 detectability: audio at most 45 ms early, 125 ms late, start and end of the line",
+        ("lip_offset_ms", "lip_drift_ms_per_s"),
+    ),
+    CheckSpec(
+        "lip_sync_acceptable", "Lip sync (acceptable)", "Is the lip offset at least acceptable, if noticeable?",
+        "ITU-R BT.1359 acceptability: audio at most 90 ms early, 185 ms late", ("lip_offset_ms", "lip_drift_ms_per_s"),
+    ),
+    CheckSpec(
+        "foley_timing", "Foley timing", "Is each prompted sound heard when its visible cause happens?",
+        "BT.1359 window applied to visible events: sound at most 45 ms early, 125 ms late", ("foley_offset_ms",),
+    ),
+    CheckSpec(
+        "acoustic_match", "Acoustic match", "Does the sound come from the space the prompt describes, at the shot's distance?",
+        "the prompt's reverb class (RT60 range, README table) with the RT60's validated p90 error (30 %); space class; "
+        "early/late ratio for the shot size",
+        ("rt60_s", "space_class_match", "acoustic_match"),
+    ),
+    CheckSpec(
+        "mute_test", "Mute test", "Does this sound belong to this shot, and not to the others in the batch?",
+        "its own sound beats at least 60 % of the batch's other sounds (stock bed: median 44 %; real in-sync footage: 60-100 %)",
+        ("mute_coherence",),
+    ),
+    CheckSpec(
+        "mix_balance", "Mix balance", "Does the dialogue sit over the music and ambience?",
+        "dialogue at least 10 dB over the bed while it speaks (broadcast practice; no standard sets it)",
+        ("speech_to_background_db",),
+    ),
+)  # fmt: skip
+CHECK_NAMES: tuple[CheckName, ...] = tuple(c.name for c in CHECKS)
+SPECS: dict[str, CheckSpec] = {c.name: c for c in CHECKS}
+#: A check whose failure is softened (amber, not red) when this looser companion passes.
+LOOSER: dict[str, str] = {"lip_sync": "lip_sync_acceptable"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check on one clip."""
+
+    check: CheckName
+    outcome: Outcome
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What a check sees of one metric on one clip: the value, or why there is none, and its evidence."""
+
+    value: float | None
+    reason: str
+    details: Mapping[str, Any]
+
+
+Readings = Mapping[str, Reading]
+
+
+def _pass(check: CheckName, reason: str) -> Verdict:
+    return Verdict(check, "pass", reason)
+
+
+def _fail(check: CheckName, reason: str) -> Verdict:
+    return Verdict(check, "fail", reason)
+
+
+def _cant(check: CheckName, reason: str) -> Verdict:
+    return Verdict(check, "cant_tell", reason)
+
+
+def _missing(check: CheckName, r: Readings) -> Verdict | None:
+    absent = [m for m in SPECS[check].metrics if m not in r]
+    return _cant(check, f"not measured in this run ({', '.join(absent)})") if absent else None
+
+
+# -- lip sync -----------------------------------------------------------------------------------
+
+
+def _voice(offset_ms: float) -> str:
+    """An offset in words (+ = audio late)."""
+    if abs(offset_ms) < 0.5:
+        return "voice on the lips"
+    return f"voice {abs(offset_ms):.0f} ms {'after' if offset_ms > 0 else 'before'} the lips"
+
+
+def line_ends(r: Readings) -> tuple[float, float, float]:
+    """The lip offset at the start of the spoken line, overall, and at its end (ms).
+
+    The clip's offset is the median of its speech windows; with a drift the offset at the first
+    and last window follows the drift line through it.
+    """
+    off = r["lip_offset_ms"]
+    assert off.value is not None
+    drift = r.get("lip_drift_ms_per_s")
+    windows = [w["t"] for w in off.details.get("windows", []) if w.get("t") is not None]
+    if drift is None or drift.value is None or not windows:
+        return off.value, off.value, off.value
+    t_mid = float(np.median(windows))
+    return (
+        off.value + drift.value * (min(windows) - t_mid),
+        off.value,
+        off.value + drift.value * (max(windows) - t_mid),
+    )
+
+
+def _lip(check: CheckName, early: float, late: float, r: Readings) -> Verdict:
+    missing = _missing(check, r)
+    if missing is not None:
+        return missing
+    off = r["lip_offset_ms"]
+    if off.value is None:
+        return _cant(check, off.reason)
+    start, mid, end = line_ends(r)
+    window = f"within -{early:g}/+{late:g} ms"
+    outside = [o for o in (start, mid, end) if not -early <= o <= late]
+    drift = r["lip_drift_ms_per_s"]
+    drifting = drift.value is not None and abs(end - start) >= 1.0
+    if not outside:
+        if drifting:
+            return _pass(check, f"{_voice(start)} at the start, {_voice(end)} by the end of the line ({window})")
+        return _pass(check, f"{_voice(mid)} ({window})")
+    if drifting and -early <= start <= late:
+        return _fail(check, f"drifts: {_voice(start)} at the start, {_voice(end)} by the end of the line ({window})")
+    worst = max((start, mid, end), key=lambda o: max(-early - o, o - late))
+    return _fail(check, f"{_voice(worst)} (needs {window})")
+
+
+def lip_sync(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """BT.1359 detectability, at the start, over and at the end of the line."""
+    e = expect.lip_sync
+    return _lip("lip_sync", e.early_ms or LIP_EARLY_MS, e.late_ms or LIP_LATE_MS, r)
+
+
+def lip_sync_acceptable(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """BT.1359 acceptability (the looser level)."""
+    e = expect.lip_sync_acceptable
+    return _lip("lip_sync_acceptable", e.early_ms or LIP_ACCEPTABLE_EARLY_MS, e.late_ms or LIP_ACCEPTABLE_LATE_MS, r)
+
+
+# -- foley ----------------------------------------------------------------------------------------
+
+
+def foley_timing(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """Every prompted event found in picture and sound lies inside the window; the worst one is named."""
+    missing = _missing("foley_timing", r)
+    if missing is not None:
+        return missing
+    early = expect.foley_timing.early_ms or FOLEY_EARLY_MS
+    late = expect.foley_timing.late_ms or FOLEY_LATE_MS
+    ev = r["foley_offset_ms"]
+    events = [e for e in ev.details.get("events", []) if e.get("offset_ms") is not None]
+    if not events:
+        return _cant("foley_timing", ev.reason or "no prompted foley event found in both picture and sound")
+    unfound = len(ev.details.get("events", [])) - len(events)
+    also = f"; {unfound} more event(s) not found in both picture and sound" if unfound else ""
+
+    def words(e: Mapping[str, Any]) -> str:
+        o = float(e["offset_ms"])
+        when = "on" if abs(o) < 0.5 else f"{abs(o):.0f} ms {'after' if o > 0 else 'before'}"
+        return f"{_short(e.get('action', 'the event'))}: heard {when} the contact at {float(e['visual_s']):.2f} s"
+
+    bad = [e for e in events if not -early <= float(e["offset_ms"]) <= late]
+    if bad:
+        worst = max(bad, key=lambda e: max(-early - float(e["offset_ms"]), float(e["offset_ms"]) - late))
+        return _fail("foley_timing", f"{words(worst)} (needs -{early:g}/+{late:g} ms){also}")
+    worst = max(events, key=lambda e: abs(float(e["offset_ms"])))
+    return _pass("foley_timing", f"{words(worst)}{' (worst of ' + str(len(events)) + ')' if len(events) > 1 else ''}{also}")
+
+
+def _short(text: str, n: int = 48) -> str:
+    text = str(text).strip().rstrip(".")
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+# -- acoustic match ---------------------------------------------------------------------------------
+
+#: What each estimated space class sounds like, in words.
+SOUNDS_LIKE = {"dry": "a dead booth", "room": "a room", "large_hall": "a large hall", "outdoor": "open air"}
+#: What each reverb class of a prompt describes, in words (README, the reverb-class table).
+DESCRIBES = {
+    "dead": "a dead space (vocal booth, car)",
+    "short": "a small furnished room",
+    "medium": "a room with hard surfaces",
+    "long": "a hall",
+    "very_long": "a very reverberant space (stone church)",
+    "outdoor": "open air",
+}
+
+
+def acoustic_match(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """RT60 inside the prompt's range (with the metric's validated error), the space class, the shot's distance."""
+    missing = _missing("acoustic_match", r)
+    if missing is not None:
+        return missing
+    rt = r["rt60_s"]
+    if rt.value is None:
+        return _cant("acoustic_match", rt.reason)
+    e = expect.acoustic_match
+    reverb = prompt.acoustics.reverb_class()
+    lo, hi = e.rt60_s or RT60_RANGES[reverb]
+    tol = RT60_TOLERANCE if e.rt60_tolerance is None else e.rt60_tolerance
+    want = e.space or prompt.acoustics.space_class()
+    est = (r["space_class_match"].details or {}).get("estimated")
+    sounds = SOUNDS_LIKE.get(str(est), "a space") if est else None
+    where = f"where the prompt describes {DESCRIBES[reverb]} ({lo:g}-{hi:g} s)"
+    if not lo / (1 + tol) <= rt.value <= hi * (1 + tol):
+        like = sounds or ("a drier space" if rt.value < lo else "a more reverberant space")
+        return _fail("acoustic_match", f"sounds like {like} (RT60 {rt.value:.2f} s) {where}")
+    if est and est != want:
+        return _fail("acoustic_match", f"sounds like {sounds} (RT60 {rt.value:.2f} s), not {SOUNDS_LIKE.get(want, want)}, {where}")
+    shot = r["acoustic_match"].details or {}
+    if "drr_db" in shot and "expected_drr_db" in shot:
+        v, (e_lo, _e_hi) = float(shot["drr_db"]), shot["expected_drr_db"]
+        if v < e_lo - SHOT_DISTANCE_MARGIN_DB:
+            return _fail(
+                "acoustic_match",
+                f"sounds distant for a {prompt.shot.replace('_', ' ')} (early/late ratio {v:.1f} dB, expected >= {e_lo:g})",
+            )
+    return _pass("acoustic_match", f"sounds like {sounds or 'the space'} (RT60 {rt.value:.2f} s) {where}")
+
+
+# -- mute test -----------------------------------------------------------------------------------
+
+
+def mute_test(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """The clip's own sound fits its picture better than the other shots' sounds in its batch (the swap test)."""
+    missing = _missing("mute_test", r)
+    if missing is not None:
+        return missing
+    m = r["mute_coherence"]
+    if m.value is None:
+        return _cant("mute_test", m.reason)
+    need = expect.mute_test.min_share if expect.mute_test.min_share is not None else MUTE_MIN_BEAT_SWAP
+    d = m.details or {}
+    beat, of = d.get("beat_swap"), d.get("of")
+    if beat is None or not of:
+        return _cant("mute_test", "the swap test kept no per-clip detail (rerun the analysis)")
+    others = int(of) - 1
+    beaten = int(round(float(beat) * others))
+    if float(beat) < need:
+        return _fail(
+            "mute_test",
+            f"could be any shot's sound: {others - beaten} of the {others} other shots' sounds fit its picture as well "
+            f"(it beats {float(beat):.0%}, needs {need:.0%})",
+        )
+    return _pass("mute_test", f"its own sound fits its picture better than {beaten} of the {others} other shots' sounds")
+
+
+# -- mix balance ---------------------------------------------------------------------------------
+
+
+def _bed(prompt: Prompt) -> str:
+    return "music" if prompt.music.mode != "none" else "ambience"
+
+
+def mix_balance(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """The dialogue sits at least :data:`MIX_MIN_DB` over the bed while it speaks."""
+    missing = _missing("mix_balance", r)
+    if missing is not None:
+        return missing
+    sb = r["speech_to_background_db"]
+    if sb.value is None:
+        return _cant("mix_balance", sb.reason)
+    need = expect.mix_balance.min_db if expect.mix_balance.min_db is not None else MIX_MIN_DB
+    bed = _bed(prompt)
+    if sb.value < need:
+        return _fail("mix_balance", f"{bed} only {sb.value:.0f} dB under the voice (needs {need:g})")
+    return _pass("mix_balance", f"voice {sb.value:.0f} dB over the {bed}")
+
+
+# -- which checks apply ---------------------------------------------------------------------------
+
+CheckFn = Callable[[Readings, Prompt, Expect], Verdict]
+RUNNERS: dict[str, CheckFn] = {
+    "lip_sync": lip_sync,
+    "lip_sync_acceptable": lip_sync_acceptable,
+    "foley_timing": foley_timing,
+    "acoustic_match": acoustic_match,
+    "mute_test": mute_test,
+    "mix_balance": mix_balance,
+}
+
+
+def applies(check: str, prompt: Prompt) -> bool:
+    """Whether a prompt asks for what the check tests."""
+    if check in ("lip_sync", "lip_sync_acceptable"):
+        return bool(prompt.dialogue)
+    if check == "foley_timing":
+        return bool(prompt.foley)
+    if check == "mix_balance":
+        return bool(prompt.dialogue) and (prompt.music.mode != "none" or bool(prompt.ambience.strip()))
+    return True
+
+
+def check_clip(readings: Readings, prompt: Prompt, expect: Expect) -> list[Verdict]:
+    """Every check that applies to the prompt (and is not skipped), on one clip's readings."""
+    return [RUNNERS[c](readings, prompt, expect) for c in CHECK_NAMES if applies(c, prompt) and c not in expect.skip]
+
+
+# -- a run's verdicts ------------------------------------------------------------------------------
+
+VERDICT_COLUMNS = ["sample_id", "prompt_id", "model", "repeat", "check", "outcome", "reason"]
+
+
+def readings_of(scores: pd.DataFrame, details: Mapping[str, Any]) -> dict[str, Reading]:
+    """One clip's rows of ``scores.csv`` (and its details) as readings by metric."""
+    out = {}
+    for row in scores.itertuples():
+        v = None if pd.isna(row.value) else float(row.value)
+        reason = "" if pd.isna(row.reason) else str(row.reason)
+        out[str(row.metric)] = Reading(v, reason, details.get(str(row.metric), {}))
+    return out
+
+
+def run_verdicts(run: RunDir, *, expect: Expect | None = None) -> pd.DataFrame:
+    """Every check on every cell of a run (``VERDICT_COLUMNS``); a failed generation is one ``generation`` row.
+
+    ``expect`` defaults to the run's config; each prompt's own ``expect`` is laid over it.
+    """
+    info = run.info()
+    base = expect if expect is not None else Expect.model_validate(info.config.get("expect") or {})
+    prompts = {p.id: p for p in info.prompts()}
+    scores = run.scores() if run.is_scored else pd.DataFrame(columns=["sample_id", "metric", "value", "reason"])
+    by_sample = dict(tuple(scores.groupby("sample_id"))) if len(scores) else {}
+    rows: list[dict[str, Any]] = []
+    for s in run.samples():
+        prompt = prompts.get(s.prompt_id)
+        head = {"sample_id": s.sample_id, "prompt_id": s.prompt_id, "model": s.model, "repeat": s.repeat}
+        if s.status != "ok":
+            rows.append({**head, "check": "generation", "outcome": "fail", "reason": f"generation failed: {s.reason}"})
+            continue
+        if prompt is None:
+            continue
+        sc = by_sample.get(s.sample_id)
+        readings = readings_of(sc, run.details(s.sample_id)) if sc is not None else {}
+        for v in check_clip(readings, prompt, prompt.expect.over(base)):
+            rows.append({**head, "check": v.check, "outcome": v.outcome, "reason": v.reason})
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)
+
+
+def take_status(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per take (sample): ``usable`` (every applicable check passes), ``colour`` and a one-line summary.
+
+    Colours: green usable; amber no check failed but one could not tell, or lip sync only at the
+    acceptable level; red a check (or the generation) failed; grey nothing could be told.
+    """
+    rows = []
+    for sid, g in verdicts.groupby("sample_id", sort=False):
+        outcome = dict(zip(g["check"], g["outcome"], strict=True))
+        reasons = dict(zip(g["check"], g["reason"], strict=True))
+        hard = [c for c, o in outcome.items() if o == "fail" and not (c in LOOSER and outcome.get(LOOSER[c]) == "pass")]
+        soft = [c for c, o in outcome.items() if o == "fail" and c not in hard]
+        cant = [c for c, o in outcome.items() if o == "cant_tell"]
+        usable = bool(outcome) and all(o == "pass" for o in outcome.values())
+        if usable:
+            colour, why = "green", "passes every check"
+        elif hard:
+            colour, why = "red", "; ".join(f"{_title(c)}: {reasons[c]}" for c in hard)
+        elif all(o == "cant_tell" for o in outcome.values()):
+            colour, why = "grey", "; ".join(f"{_title(c)}: {reasons[c]}" for c in cant)
+        else:
+            colour = "amber"
+            why = "; ".join([f"{_title(c)}: {reasons[c]}" for c in soft] + [f"{_title(c)}: can't tell ({reasons[c]})" for c in cant])
+        first = g.iloc[0]
+        rows.append({
+            "sample_id": sid, "prompt_id": first["prompt_id"], "model": first["model"], "repeat": int(first["repeat"]),
+            "usable": usable, "colour": colour, "why": why,
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=["sample_id", "prompt_id", "model", "repeat", "usable", "colour", "why"])
+
+
+def _title(check: str) -> str:
+    return SPECS[check].title if check in SPECS else check.replace("_", " ")
+
+
+# -- aggregates ------------------------------------------------------------------------------------
+
+#: Two-sided 95 % normal quantile for the Wilson interval.
+Z95 = 1.959963984540054
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (Wilson 1927); (nan, nan) for n = 0."""
+    if n == 0:
+        return math.nan, math.nan
+    p = k / n
+    den = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def model_summary(verdicts: pd.DataFrame, samples: Sequence[Sample]) -> pd.DataFrame:
+    """Per model: usable takes (share, 95 % Wilson interval, n), each check's pass rate, can't-tell and
+    generation-failure counts, cost per usable take; sorted by usable share.
+
+    ``separable`` says whether a model's interval overlaps the next model's ("not separable with n = 10").
+    """
+    takes = take_status(verdicts)
+    models = dict.fromkeys([*(s.model for s in samples), *verdicts["model"]])
+    cost = pd.Series(dict.fromkeys(models, 0.0), dtype=float)
+    for s in samples:
+        cost[s.model] += s.cost_usd
+    rows = []
+    for model in cost.index:
+        t = takes[takes["model"] == model]
+        v = verdicts[verdicts["model"] == model]
+        n, k = len(t), int(t["usable"].sum())
+        lo, hi = wilson(k, n)
+        row: dict[str, Any] = {
+            "model": model, "usable": k, "takes": n, "usable_share": k / n if n else math.nan,
+            "usable_lo": lo, "usable_hi": hi,
+            "generation_failed": int(((v["check"] == "generation") & (v["outcome"] == "fail")).sum()),
+            "cant_tell": int((v["outcome"] == "cant_tell").sum()),
+            "cost_usd": round(float(cost[model]), 4),
+            "cost_per_usable_usd": round(float(cost[model]) / k, 4) if k else (math.inf if cost[model] > 0 else math.nan),
+        }  # fmt: skip
+        for c in CHECK_NAMES:
+            cv = v[v["check"] == c]
+            told = cv[cv["outcome"] != "cant_tell"]
+            row[f"check_{c}_pass"] = int((told["outcome"] == "pass").sum())
+            row[f"check_{c}_n"] = len(told)
+            row[f"check_{c}_rate"] = row[f"check_{c}_pass"] / len(told) if len(told) else math.nan
+            row[f"check_{c}_cant_tell"] = int((cv["outcome"] == "cant_tell").sum())
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return out
+    out = out.sort_values(["usable_share", "usable", "model"], ascending=[False, False, True], na_position="last")
+    out = out.reset_index(drop=True)
+    sep = []
+    for i in range(len(out)):
+        nxt = out.iloc[i + 1] if i + 1 < len(out) else None
+        overlap = nxt is not None and not (out.at[i, "usable_lo"] > nxt["usable_hi"])
+        sep.append("" if nxt is None or not overlap else f"not separable from {nxt['model']} with n = {out.at[i, 'takes']}")
+    out["separable"] = sep
+    return out
+
+
+def prompt_summary(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Per prompt and model: usable takes of that shot out of its takes (with repeats)."""
+    takes = take_status(verdicts)
+    g = takes.groupby(["prompt_id", "model"], sort=False)["usable"]
+    return pd.DataFrame({"usable": g.sum().astype(int), "takes": g.count()}).reset_index()
+
+
+def verdict_table(summary: pd.DataFrame, *, width: int | None = None) -> pd.DataFrame:
+    """The headline: one row per model, usable takes with their interval, then each check's pass rate.
+
+    A check no prompt of the run applies to is left out; ``k/n`` counts the clips it could tell.
+    """
+    out = pd.DataFrame({"model": summary["model"]})
+    out["usable"] = [
+        f"{r.usable}/{r.takes} {r.usable_share:.0%} [{r.usable_lo:.0%}-{r.usable_hi:.0%}]" if r.takes else "–"
+        for r in summary.itertuples()
+    ]
+    for c in CHECK_NAMES:
+        if summary[f"check_{c}_n"].sum() == 0 and summary[f"check_{c}_cant_tell"].sum() == 0:
+            continue
+        out[SHORT[c]] = [
+            f"{int(p)}/{int(n)}" + (f" ?{int(ct)}" if ct else "")
+            for p, n, ct in zip(summary[f"check_{c}_pass"], summary[f"check_{c}_n"], summary[f"check_{c}_cant_tell"], strict=True)
+        ]
+    out["gen.fail"] = summary["generation_failed"]
+    return out
+
+
+#: Column headers short enough for a terminal.
+SHORT = {
+    "lip_sync": "lips",
+    "lip_sync_acceptable": "lips ok",
+    "foley_timing": "foley",
+    "acoustic_match": "room",
+    "mute_test": "mute",
+    "mix_balance": "mix",
+}
+
+
+def confusion(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Model x check: how many takes passed, failed and could not tell (``pass/fail/?``), for validation tables."""
+    v = verdicts[verdicts["check"] != "generation"]
+    out = pd.DataFrame(index=pd.Index(list(dict.fromkeys(v["model"])), name="model"))
+    for c in CHECK_NAMES:
+        cv = v[v["check"] == c]
+        if cv.empty:
+            continue
+        g = cv.groupby("model")["outcome"]
+        out[SHORT[c]] = [
+            f"{(o == 'pass').sum()}/{(o == 'fail').sum()}/{(o == 'cant_tell').sum()}" if len(o) else "–"
+            for o in (g.get_group(m) if m in g.groups else pd.Series(dtype=str) for m in out.index)
+        ]
+    return out.reset_index()
