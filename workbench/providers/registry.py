@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, UnknownModel
 from workbench.providers.base import Capabilities, Provider
 
 
@@ -266,7 +266,7 @@ def get_provider(provider_id: str, params: Mapping[str, Any] | None = None) -> P
         )
     try:
         return factory(model, dict(params or {}))
-    except KeyError:
+    except UnknownModel:
         hint = difflib.get_close_matches(provider_id, known_model_ids(), n=3)
         raise ConfigError(
             f"unknown model {provider_id!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),

@@ -13,6 +13,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, ClassVar
 
 from workbench._util import clean_process_context
+from workbench.errors import UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider
 
@@ -60,7 +61,7 @@ class LocalProvider(Provider):
         from workbench.providers.local.synth.variants import VARIANTS
 
         if variant not in VARIANTS:
-            raise KeyError(variant)
+            raise UnknownModel(variant)
         self.variant = variant
         self.id = f"local/{variant}"  # type: ignore[misc]
         self.description = VARIANTS[variant]  # type: ignore[misc]
