@@ -155,7 +155,8 @@ class ReportData:
                         + (f"<small>{html.escape(_truncate(r.why))}</small>" if r.colour != "green" else "")
                         + "</span>"
                     )
-                cells.append(f"<td>{''.join(parts) or '–'}</td>")
+                head = f"<b>{int(t['usable'].sum())}/{len(t)} usable</b>" if len(t) > 1 else ""  # with repeats
+                cells.append(f"<td>{head}{''.join(parts) or '–'}</td>")
             rows.append(f'<tr><th title="{html.escape(p.canonical_text())}">{html.escape(p.id)}</th>{"".join(cells)}</tr>')
         legend = (
             '<p class="wb-legend"><span class="wb-green">usable</span><span class="wb-amber">no failure, but a check '
