@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -127,3 +127,15 @@ def progress(total: int, desc: str, quiet: bool) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="clip", disable=quiet, file=sys.stderr, dynamic_ncols=True)
+
+
+def did_you_mean(name: str, known: Iterable[str], *, n: int = 3, list_known: bool = True) -> str:
+    """``"; did you mean a, b?"`` with the closest known names, else ``"; known: ..."`` (every name;
+    nothing when ``list_known`` is off)."""
+    import difflib
+
+    known = list(known)
+    hint = difflib.get_close_matches(name, known, n=n)
+    if hint:
+        return f"; did you mean {', '.join(hint)}?"
+    return f"; known: {', '.join(known)}" if known and list_known else ""
