@@ -1,8 +1,8 @@
 """The ``workbench`` command line.
 
-Exit codes: 0 success; 1 a config, suite or prerequisite is wrong (nothing was run);
-2 the run finished but some cells failed. ``workbench probe``: 2 a model differs from the
-catalogue or failed, 3 some keys are missing.
+Exit codes: 0 success; 1 a config, suite, id or prerequisite is wrong (nothing was run or paid
+for); 2 the run finished but some cells failed (``analyze``: some clips could not be analyzed).
+``workbench probe``: 2 a model differs from the catalogue or failed, 3 some keys are missing.
 """
 
 from __future__ import annotations
@@ -42,15 +42,90 @@ def _load_cfg(args: argparse.Namespace) -> ComparisonConfig:
         data = read_yaml(args.config)
         if not isinstance(data, dict):
             raise ConfigError("a comparison config must be a mapping", path=str(args.config))
-        cfg = parse_config({**data, **overrides}, source=str(args.config))
+        flags = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in overrides.items())
+        described = str(data.get("description") or "").strip()
+        data = {**data, **overrides, "description": f"{described} (overridden on the command line: {flags})".strip()}
+        cfg = parse_config(data, source=str(args.config))
     else:
         cfg = load_config(args.config)
     check_config(cfg)
     return cfg
 
 
+#: Short headers of the headline metrics in the end-of-run table.
+_SHORT = {
+    "mute_coherence": "mute", "lip_offset_ms": "lip ms", "lip_drift_ms_per_s": "drift ms/s",
+    "lip_bt1359_share": "bt1359", "acoustic_match": "room", "rt60_s": "rt60 s", "foley_offset_ms": "foley ms",
+    "speech_to_background_db": "speech/bg dB",
+}  # fmt: skip
+SUMMARY_WIDTH = 100
+
+
+def _summary_table(run: Any, width: int = SUMMARY_WIDTH) -> str:
+    """The end-of-run table, at most ``width`` columns wide: per model its rank, clips, failures, cost
+    and as many headline metrics (median or mean, 3 significant digits) as fit. The full numbers,
+    with spread and n, are in ``leaderboard.csv`` / ``.md``."""
+    import math
+
+    from workbench.metrics.registry import metric_specs
+    from workbench.outputs.leaderboard import HEADLINE_METRICS, leaderboard
+
+    lb = leaderboard(run)
+    specs = metric_specs()
+
+    def num(v: Any, fmt: str = ".3g") -> str:
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+    model_w = min(max([len("model"), *(len(str(m)) for m in lb["model"])]), 32)
+    models = [m if len(m) <= model_w else m[: model_w - 1] + "…" for m in map(str, lb["model"])]
+    cols: list[tuple[str, list[str]]] = [
+        ("model", models),
+        ("rank", [num(v, ".2f") for v in lb["rank"]]),
+        ("ok", [str(int(v)) for v in lb["clips"]]),
+        ("failed", [str(int(v)) for v in lb["failed"]]),
+        ("cost $", [num(v, ".2f") for v in lb["cost_usd"]]),
+    ]
+    metrics = [m for m in HEADLINE_METRICS if m in lb.columns and lb[m].notna().any()]
+    metrics += [m for m in lb.columns if f"{m}_spread" in lb.columns and m not in metrics and lb[m].notna().any()
+                and specs.get(m) is not None and specs[m].has_direction]  # fmt: skip
+
+    def line_width(cs: list[tuple[str, list[str]]]) -> int:
+        return sum(max(len(h), *(len(c) for c in cells)) for h, cells in cs) + 2 * (len(cs) - 1)
+
+    shown = 0
+    for m in metrics:
+        spec = specs.get(m)
+        head = _SHORT.get(m, m) + (f" {spec.arrow}" if spec is not None and spec.arrow else "")
+        cand = [*cols, (head, [num(v) for v in lb[m]])]
+        if line_width(cand) > width:
+            continue
+        cols, shown = cand, shown + 1
+    widths = [max(len(h), *(len(c) for c in cells)) for h, cells in cols]
+    out = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (w, (h, _)) in enumerate(zip(widths, cols, strict=True)))]
+    for r in range(len(lb)):
+        out.append(
+            "  ".join(c[r].ljust(w) if i == 0 else c[r].rjust(w) for i, (w, (_, c)) in enumerate(zip(widths, cols, strict=True)))
+        )
+    out.append(f"{shown} of {len(metrics)} metrics, median (or mean) per model; ↑ higher is better, ↓ lower, (→0) nearest 0.")
+    out.append("Every metric with its spread and n: leaderboard.md and leaderboard.csv in the run folder.")
+    return "\n".join(line.rstrip() for line in out)
+
+
+def _failure_lines(samples: Any, width: int = SUMMARY_WIDTH) -> list[str]:
+    """Each failed cell with its kind and reason, wrapped to ``width`` columns."""
+    import textwrap
+
+    failed = [s for s in samples if s.status != "ok"]
+    if not failed:
+        return []
+    out = [f"Failed: {len(failed)} of {len(samples)} cells:"]
+    for s in failed:
+        text = f"{s.sample_id}: {s.kind or 'failed'}: {s.reason or 'no reason recorded'}"
+        out += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="      ")
+    return out
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.outputs.leaderboard import display_table, leaderboard, to_markdown
     from workbench.pipeline import run_comparison
     from workbench.rundir import RunDir
 
@@ -67,7 +142,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         report=False if args.no_report else None,
     )  # fmt: skip
     st = res.stats
-    print(to_markdown(display_table(leaderboard(res.run_dir))))
+    print(_summary_table(res.run_dir))
+    print()
     if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
         print(f"All {st['cells']} clips were cache hits: nothing was generated.")
     else:
@@ -80,6 +156,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Report: {res.report}")
     elif "report_error" in st:
         print(f"Report failed: {st['report_error']}", file=sys.stderr)
+    for line in _failure_lines(res.samples):
+        print(line)
     print(f"Done in {st['wall_s']} s.")
     return 2 if st["failed"] else 0
 
@@ -107,9 +185,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if bad:
             entry["error"] = bad
         out.append(entry)
+    code = 2 if any("error" in e for e in out) else 0  # some clips could not be analyzed (each says why)
     if args.json:
         print(json.dumps(out, indent=1))
-        return 0
+        return code
     for e in out:
         print(f"{e['clip']}" + (f": {e['error']}" if "error" in e else ""))
         if "error" in e:
@@ -118,18 +197,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  {k:28s} {v:10.4g}")
         for k, why in e["unscored"].items():
             print(f"  {k:28s} {'–':>10s}  ({why})")
-    return 0
+    bad = sum("error" in e for e in out)
+    if bad:
+        print(f"{bad} of {len(out)} clips could not be analyzed (exit code 2).", file=sys.stderr)
+    return code
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workbench.config import load_config, load_config_suite
+    from workbench.config import load_config_suite
     from workbench.prompt import load_suite, read_yaml
-    from workbench.validate import check_config
+    from workbench.validate import check_config_file
 
     data = read_yaml(args.file)
     if isinstance(data, dict) and "providers" in data:
-        cfg = load_config(args.file)
-        check_config(cfg)
+        cfg = check_config_file(str(args.file))  # every problem in one pass
         suite = load_config_suite(cfg)
         print(f"{args.file}: OK: comparison {cfg.name!r}, {len(suite.prompts)} prompts x {len(cfg.providers)} models")
     else:
@@ -142,9 +223,8 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     from workbench.prompt import TEMPLATE_VERSION, resolve_suite
 
     suite = resolve_suite(args.suite)
-    for p in suite.prompts:
-        if args.id and p.id != args.id:
-            continue
+    prompts = [suite.get(args.id)] if args.id else list(suite.prompts)  # an unknown id: exit 1
+    for p in prompts:
         lo, hi = p.acoustics.expected_rt60_s()
         print(f"## {p.id} ({p.acoustics.space_class()}, RT60 {lo:g}-{hi:g} s) [{TEMPLATE_VERSION}]")
         print(p.canonical_text() + "\n")
@@ -235,6 +315,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from workbench.providers.registry import get_provider
     from workbench.rundir import results_root
     from workbench.store import ClipStore
+    from workbench.validate import preflight
 
     cfg = _load_cfg(args)
     store = ClipStore(results_root() / "store")
@@ -259,7 +340,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         note = get_provider(entry.id, entry.params).prompt_rewrite_note
         if note:
             print(f"prompt rewriting: {entry.name}: {note}")
-    return 1 if problems else 0
+    missing = preflight(cfg, store)
+    for p in missing:
+        print(f"missing: {p}")
+    if missing:
+        print(f"{len(missing)} prerequisite(s) missing: `workbench run` would stop before anything is sent or paid for.")
+    return 1 if problems or missing else 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

@@ -165,15 +165,32 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def write_leaderboard(run_dir: Path | RunDir) -> pd.DataFrame:
-    """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.html``."""
+    """Write ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.html`` (a page a browser opens as it is)."""
+    import html as _html
+
     run = as_run(run_dir)
     lb = leaderboard(run)
     disp = display_table(lb)
     atomic_write_bytes(run.leaderboard_path("csv"), lb.to_csv(index=False).encode())
     atomic_write_bytes(run.leaderboard_path("md"), to_markdown(disp).encode())
-    html = disp.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
-    atomic_write_bytes(run.leaderboard_path("html"), html.encode())
+    table = disp.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
+    title = _html.escape(f"Leaderboard: {run.name}")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_LEADERBOARD_CSS}</style></head><body><h1>{title}</h1>{table}"
+        "<p>Per model: each metric's median (or mean) ± half its interquartile range, with n scored clips. "
+        "↑ higher is better, ↓ lower is better, (→0) closer to zero is better; rank: mean rank over metrics "
+        "with a direction. Full numbers: leaderboard.csv.</p></body></html>\n"
+    )
+    atomic_write_bytes(run.leaderboard_path("html"), page.encode())
     return lb
+
+
+_LEADERBOARD_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:16px}table.leaderboard{border-collapse:collapse;font-size:12px}"
+    "table.leaderboard th,table.leaderboard td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    "table.leaderboard td:first-child,table.leaderboard th:first-child{text-align:left}"
+)
 
 
 def failures(run_dir: Path | RunDir) -> pd.DataFrame:
