@@ -409,8 +409,9 @@ def test_the_results_index_links_the_html_leaderboard(clone, browser, tmp_path):
     page.wait_for_load_state("load")
     assert page.title() == f"Leaderboard: {clone['run'].name}"
     assert page.evaluate("document.characterSet") == "UTF-8"
-    rows = page.locator("table.leaderboard tbody tr")
-    assert rows.count() == len(MODELS) and "±" in page.locator("table.leaderboard").inner_text()
+    verdicts, details = page.locator("table.leaderboard").nth(0), page.locator("table.leaderboard").nth(1)
+    assert verdicts.locator("tbody tr").count() == len(MODELS) and "usable" in verdicts.inner_text()
+    assert details.locator("tbody tr").count() == len(MODELS) and "±" in details.inner_text()
     with contextlib.suppress(Exception):
         _shot(page, "5_leaderboard", tmp_path)
     page.close()

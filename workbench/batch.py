@@ -377,7 +377,7 @@ def _one(spec_path: str) -> int:
 
     import papermill as pm
 
-    from workbench.report.render import kernel_options
+    from workbench.report.render import KERNEL_START_TIMEOUT_S, kernel_options
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     spec = json.loads(Path(spec_path).read_text())
@@ -391,7 +391,7 @@ def _one(spec_path: str) -> int:
         pm.execute_notebook(
             spec["input"], spec["output"], parameters=spec["parameters"], kernel_name=spec["kernel"], cwd=spec["cwd"],
             progress_bar=False, log_output=True, request_save_on_cell_execute=True,
-            **(kernel_options() if spec["kernel"].startswith("python") else {}),  # ipykernel: local sockets
+            **(kernel_options() if spec["kernel"].startswith("python") else {"start_timeout": KERNEL_START_TIMEOUT_S}),
         )  # fmt: skip
         result["status"] = "ok"
     except pm.PapermillExecutionError as exc:

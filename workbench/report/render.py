@@ -55,13 +55,23 @@ def _ipc_kernel_manager() -> type:
     return IpcKernelManager
 
 
+#: Seconds a notebook kernel may take to start. papermill's default (60 s) is too short on a loaded
+#: machine: a batch starts several kernels at once and each imports the scientific stack (a kernel
+#: "didn't respond in 60 seconds" on a 2-core machine running 3 notebooks in parallel).
+KERNEL_START_TIMEOUT_S = 300
+
+
 def kernel_options() -> dict[str, Any]:
-    """papermill options for the kernels the workbench starts: local sockets (IPC) on POSIX.
+    """papermill options for the kernels the workbench starts: local sockets (IPC) on POSIX, and
+    a start timeout for loaded machines.
 
     Over TCP, ipykernel warns on every start that it is "running over TCP without encryption";
     these kernels never leave the machine, so the IPC transport is both quiet and right.
     """
-    return {} if sys.platform == "win32" else {"kernel_manager_class": _ipc_kernel_manager()}
+    opts: dict[str, Any] = {"start_timeout": KERNEL_START_TIMEOUT_S}
+    if sys.platform != "win32":
+        opts["kernel_manager_class"] = _ipc_kernel_manager()
+    return opts
 
 
 def export_body(executed: Path) -> str:
