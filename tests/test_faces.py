@@ -324,6 +324,23 @@ def test_the_rendered_two_shot_names_the_right_face_for_every_line(two_shot: dic
     json.dumps(d)  # the evidence is JSON
 
 
+@pytest.mark.slow
+def test_workbench_analyze_names_the_speaking_face_of_every_turn_in_its_json(
+    two_shot: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workbench.cli.main import main
+
+    path, gt = two_shot["synced"]
+    assert main(["analyze", str(path), "--json", "--metrics", "lipsync"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)
+    turns = entry["speaker_turns"]
+    woman, man = turns[0]["face"], turns[1]["face"]
+    assert woman != man and [t["face"] for t in turns] == [woman, man, woman, man]
+    assert turns[0]["box"][2] < turns[1]["box"][0]  # the woman's face is left of the man's
+    for t, seg in zip(turns, gt["speech_segments"], strict=True):
+        assert iou(t["box"], gt["faces"][seg["face"]]["bbox"]) > 0.5 and len(t["frames"]) == 2
+
+
 def test_the_watch_takes_the_fast_path_for_one_large_face_and_rests_without_speech(tmp_path: Path) -> None:
     from conftest import make_mp4
 

@@ -101,6 +101,7 @@ def _verdict_summary(run_dir: Path) -> str:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from workbench.analysis.engine import analyze_clips, check_clip, select_analyzers
     from workbench.metrics.context import ClipContext
+    from workbench.metrics.evidence import LIP_TURNS
     from workbench.prompt import resolve_suite
 
     prompt = None
@@ -120,6 +121,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         }
         if bad:
             entry["error"] = bad
+        lip = scores.get(LIP_TURNS[0])
+        turns = (lip.details or {}).get(LIP_TURNS[1]) if lip is not None else None
+        if turns:  # who speaks when: each turn's face, its box (full-resolution pixels) and frames
+            entry["speaker_turns"] = turns
         out.append(entry)
     if args.json:
         print(json.dumps(out, indent=1))
@@ -132,6 +137,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  {k:28s} {v:10.4g}")
         for k, why in e["unscored"].items():
             print(f"  {k:28s} {'–':>10s}  ({why})")
+        for t in e.get("speaker_turns") or []:
+            off = "" if t["offset_ms"] is None else f", {t['offset_ms']:+.0f} ms"
+            print(f"  turn {t['start_s']:5.1f}-{t['end_s']:5.1f} s: face {t['face']} ({t['position']}) box {t['box']}{off}")
     return 0
 
 

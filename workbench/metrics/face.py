@@ -1119,7 +1119,8 @@ def _full_size(clip: Any) -> tuple[int, int]:
         return int(info.height), int(info.width)
     if not clip.n_frames:
         return 0, 0
-    return int(clip.yuv.shape[1] * 2 // 3), int(clip.yuv.shape[2])
+    gray = clip.gray  # (n, h, w): the analysis frames' luma
+    return int(gray.shape[1]), int(gray.shape[2])
 
 
 def track_clip(clip: Any, scan: FaceScan | None = None) -> MouthTrack:

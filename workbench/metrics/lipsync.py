@@ -39,7 +39,7 @@ from scipy.ndimage import binary_dilation
 from workbench.errors import ParameterError
 from workbench.metrics.context import ClipContext, Memo, Slot
 from workbench.metrics.evidence import LipEvidence, LipFace, LipTurn, LipWindow, MouthSignals
-from workbench.metrics.face import FACES_WATCH, MIN_FACE_PX, MouthTrack, cached_track
+from workbench.metrics.face import FACES, FACES_WATCH, MIN_FACE_PX, MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import speakers, sync
 from workbench.metrics.registry import analyzer
@@ -233,6 +233,10 @@ def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | 
         if small:
             h = max(float(heights[f]) for f in small)
             return _all(f"face too small ({h:.0f} px < {MIN_FACE_PX:g})", tracks=seen)
+        scan = memo.peek(FACES) if memo is not None else None
+        if scan is not None and len(scan.first):
+            # the detector saw a face the landmark network could not read on any meshed frame
+            return _all("a face is seen but its landmarks cannot be read (a strict profile, or hidden)")
         return _all("no face detected")
     moving = [f for f in faces if mouth_moves(mouth, f)]
     if not moving:
