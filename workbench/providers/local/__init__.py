@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, ClassVar
 
@@ -97,3 +98,8 @@ class LocalProvider(Provider):
     def ground_truth(self, job_id: str) -> dict[str, Any] | None:
         fut = self._jobs.get(job_id)
         return fut.result()[1] if fut is not None and fut.done() and fut.exception() is None else None
+
+
+def make_local(variant: str, params: Mapping[str, Any]) -> LocalProvider:
+    """Factory for ``local/<variant>`` (the local models take no params)."""
+    return LocalProvider(variant)
