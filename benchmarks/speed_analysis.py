@@ -26,22 +26,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling benchmark scripts
 
 
-def make_clip(out: Path, seconds: float = 10.0) -> Path:
-    """Render ``office-long-monologue`` with ``local/synced`` and re-encode it to 10 s of 1280x720."""
+def make_clip(out: Path, seconds: float = 10.0, prompt_id: str = "office-long-monologue") -> Path:
+    """Render a built-in prompt (``office-long-monologue``: one face; ``two-shot-dialogue``: two faces
+    taking turns) with ``local/synced`` and re-encode it to 10 s of 1280x720."""
     from validate_sync import make_720p
 
     from workbench.prompt import resolve_suite
     from workbench.providers.local.synth.render import render_clip
 
     src = out.with_name("src.mp4")
-    src.write_bytes(render_clip(resolve_suite("builtin").get("office-long-monologue"), "synced").data)
+    src.write_bytes(render_clip(resolve_suite("builtin").get(prompt_id), "synced").data)
     make_720p(src, out, seconds=seconds)
     src.unlink()
     return out
@@ -67,18 +70,50 @@ def plain_decode(path: str, *, rgb: bool) -> None:
                 frame.to_ndarray(format="rgb24")
 
 
+def parts(path: str, prompt: Any, analyzers: Sequence[Any]) -> dict[str, float]:
+    """CPU seconds of each part of one analysis: the decode (with the full-resolution face watch riding
+    on it), the face watch's own work (first-frame decision, and the tracker's parts when it ran), the
+    mouth track on the analysis frames (one large face), then each analyzer."""
+    from workbench.analysis.engine import _run_one, clip_context
+    from workbench.metrics import face
+
+    ctx = clip_context(path, prompt, analyzers)
+    out: dict[str, float] = {}
+    c = time.process_time()
+    ctx.decoded  # noqa: B018 (the decode, watched)
+    out["decode + face watch"] = time.process_time() - c
+    scan = ctx.memo.peek(face.FACES)
+    if scan is not None:
+        out["  face watch: first frame"] = scan.first_s
+        for k, v in (scan.tracks.stats if scan.tracks is not None else {}).items():
+            if k.endswith("_s"):
+                out[f"  face watch: {k[:-2]}"] = v
+    c = time.process_time()
+    track = face.mouth_track(ctx)
+    out[f"mouth track ({track.source}, {track.n_faces} faces)"] = time.process_time() - c
+    for an in analyzers:
+        c = time.process_time()
+        if an.is_batch:
+            if an.features is not None:
+                an.features(ctx)
+        else:
+            _run_one(an, ctx)
+        out[an.name] = time.process_time() - c
+    return out
+
+
 def worker(path: str, repeats: int) -> None:
     """Child: pinned to one core; decode-only vs every analyzer, CPU and wall time, peak RSS."""
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
-    from workbench.analysis.engine import analyze_clip, batch_features, select_analyzers
+    from workbench.analysis.engine import analyze_clip, batch_features, clip_context, select_analyzers
     from workbench.media import decode
-    from workbench.metrics.context import ANALYSIS_MAX_SIDE, ANALYSIS_SR, ClipContext
+    from workbench.metrics.context import ANALYSIS_MAX_SIDE, ANALYSIS_SR
     from workbench.prompt import resolve_suite
 
     prompt = resolve_suite("builtin").get("office-long-monologue")
     analyzers = select_analyzers(None)
-    analyze_clip(ClipContext(path=Path(path), prompt=prompt), analyzers)  # warm-up: numba JIT, graphs
+    analyze_clip(clip_context(path, prompt, analyzers), analyzers)  # warm-up: numba JIT, graphs
     rows, bare, rgb = [], [], []
     for _ in range(repeats):
         c = time.process_time()
@@ -91,7 +126,7 @@ def worker(path: str, repeats: int) -> None:
         decode(path, sr=ANALYSIS_SR, max_side=ANALYSIS_MAX_SIDE)
         dec = (time.process_time() - c, time.perf_counter() - t)
         c, t = time.process_time(), time.perf_counter()
-        ctx = ClipContext(path=Path(path), prompt=prompt)
+        ctx = clip_context(path, prompt, analyzers)  # as a run analyses it: the face watch on the decode
         scores = analyze_clip(ctx, analyzers)
         batch_features(ctx, analyzers)
         full = (time.process_time() - c, time.perf_counter() - t)
@@ -104,6 +139,7 @@ def worker(path: str, repeats: int) -> None:
         "decode_cpu_s": min(r[0][0] for r in rows), "analysis_cpu_s": best[1][0],
         "decode_wall_s": min(r[0][1] for r in rows), "analysis_wall_s": best[1][1],
         "peak_rss_mb": _peak_rss_mb(), "metrics": len(scores), "unscored": unscored,
+        "parts_cpu_s": parts(path, prompt, analyzers),
     }))  # fmt: skip
 
 
@@ -156,7 +192,11 @@ def main() -> int:
         return 0
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="wb_speed_") as tmp:
-        clips = args.clip or [make_clip(Path(tmp) / "synthetic_monologue_720p.mp4"), *real_720p()]
+        clips = args.clip or [
+            make_clip(Path(tmp) / "synthetic_monologue_720p.mp4"),
+            make_clip(Path(tmp) / "synthetic_two_shot_720p.mp4", prompt_id="two-shot-dialogue"),
+            *real_720p(),
+        ]
         for clip in clips:
             print(f"measuring {clip.name} ...", file=sys.stderr, flush=True)
             results[clip.name] = measure(clip, args.repeats)
@@ -173,6 +213,9 @@ def main() -> int:
         )
     print("decode = PyAV, every frame, nothing converted (judged: all <= 2x decode, peak < 1024 MiB);")
     print("RGB = the same with full-size RGB arrays; own = the analysis' decode (16 kHz mono, YUV <= 480 px)")
+    print("\nper part (CPU s, one pass; the face watch's parts are inside the decode):")
+    for name, o in results.items():
+        print(f"  {name}: " + ", ".join(f"{k.strip()} {v:.2f}" for k, v in o["parts_cpu_s"].items() if v >= 0.005))
     n_pass = sum(o["pass"] for o in results.values())
     print(f"{n_pass} of {len(results)} clips within 2x of the plain decode")
     if args.json:

@@ -40,12 +40,12 @@ sys.path.insert(0, str(ROOT))
 
 from workbench.media import DecodedClip, decode  # noqa: E402
 from workbench.metrics import coherence, face, foley, lipsync  # noqa: E402
-from workbench.metrics.context import Memo  # noqa: E402
+from workbench.metrics.context import ANALYSIS_SR, ClipContext, Memo  # noqa: E402
 from workbench.metrics.face import track_clip  # noqa: E402
 from workbench.metrics.kernels import coherence as coh  # noqa: E402
 
 REAL = ROOT / ".." / "shared" / "data" / "real"
-SR = 16000
+SR = ANALYSIS_SR
 SHIFTS_MS = [round(float(x), 1) for x in np.linspace(-400, 400, 25)]  # 33.3 ms steps, off the 10 ms grid
 DRIFTS = [0.0, 10.0, 20.0, 30.0, 40.0]
 FRAME_MS = 40.0
@@ -130,9 +130,12 @@ def load_real() -> dict[str, dict[str, Any]]:
     }
     for group, paths in groups.items():
         for p in paths:
-            d = decode(p, sr=SR, max_side=480)
+            # decoded as a run decodes it: the full-resolution face watch rides on the decode and
+            # decides how the faces are tracked (one large face: the mesh on the analysis frames)
+            ctx = ClipContext(path=p, watches=(face.FACES_WATCH,))
+            d = ctx.decoded
             memo = Memo()
-            memo.put(face.MOUTH, track_clip(d))
+            memo.put(face.MOUTH, track_clip(d, ctx.memo.peek(face.FACES)))
             coherence.event_signals(d, memo)
             clips[p.stem] = {"clip": d, "cache": picture_cache(memo), "group": group, "duration": d.duration_s}
     return clips

@@ -77,6 +77,45 @@ def test_a_metric_that_could_not_measure_gives_cant_tell_with_its_reason() -> No
     assert v.outcome == "cant_tell" and "not measured in this run" in v.reason
 
 
+def two_faces(man_ms: float, *, z: float = 6.0, man_z: float = 4.0, only_woman: bool = False) -> dict:
+    """Lip readings of a two-shot: the woman (left, face 0) in sync, the man (right, face 1) at ``man_ms``."""
+    turns = [
+        {"face": 0, "position": "left", "start_s": 0.4, "end_s": 2.6, "offset_ms": 10.0, "z": 5.0},
+        {"face": 1, "position": "right", "start_s": 2.9, "end_s": 5.0, "offset_ms": man_ms, "z": man_z},
+        {"face": 0, "position": "left", "start_s": 5.3, "end_s": 7.8, "offset_ms": 12.0, "z": 5.0},
+    ]
+    if only_woman:
+        turns = [t for t in turns if t["face"] == 0]
+    d = {"mode": "multi", "turns": turns, "speech_s": 7.0}
+    r = lips(10.0)
+    r["lip_offset_ms"] = R(10.0, "", **d, windows=r["lip_offset_ms"].details["windows"])
+    r["lip_confidence"] = R(z, "", **d)
+    return r
+
+
+def test_each_speakers_turn_is_judged_and_a_dubbed_speaker_fails_naming_the_face() -> None:
+    v = verdict(two_faces(210.0), "two-shot-dialogue", "lip_sync")
+    assert v.outcome == "fail" and v.reason.startswith("the face on the right (face 1): voice 210 ms after the lips")
+    ok = verdict(two_faces(30.0), "two-shot-dialogue", "lip_sync")
+    assert ok.outcome == "pass" and ok.reason.startswith("every speaker's turn")
+    # a turn too weak to read on its own (z under the threshold) is shown, not judged
+    assert verdict(two_faces(210.0, man_z=1.5), "two-shot-dialogue", "lip_sync").outcome == "pass"
+
+
+def test_speaking_face_wants_a_face_per_speaker_of_the_prompt() -> None:
+    both = verdict(two_faces(10.0), "two-shot-dialogue", "speaking_face")
+    assert both.outcome == "pass" and both.reason.startswith("2 faces take turns")
+    one = verdict(two_faces(10.0, only_woman=True), "two-shot-dialogue", "speaking_face")
+    assert one.outcome == "cant_tell" and "could not be given to a face" in one.reason  # the man's lines went to nobody
+    weak = verdict(two_faces(10.0, z=1.2), "two-shot-dialogue", "speaking_face")
+    assert weak.outcome == "cant_tell" and "z 1.20 < 2.5" in weak.reason
+    mute = lips(None)
+    mute["lip_offset_ms"] = R(None, "speech, but no visible mouth moves")
+    mute["lip_confidence"] = R(0.0, "", faces=1)
+    v = verdict(mute, "office-short-line", "speaking_face")
+    assert v.outcome == "fail" and v.reason == "a voice speaks but no visible mouth moves (1 face on screen)"
+
+
 def test_checks_apply_only_to_prompts_that_ask_for_what_they_test() -> None:
     names = {v.check for v in check_clip({}, prompt("glass-on-table"), Expect())}
     assert "lip_sync" not in names and "mix_balance" not in names and {"foley_timing", "acoustic_match"} <= names
@@ -281,7 +320,7 @@ def test_a_comparisons_expect_block_changes_its_verdicts(tmp_path: Path) -> None
 def test_compare_reports_check_pass_rates_run_over_run(tmp_path: Path) -> None:
     from workbench.outputs.compare import compare_runs, to_text
 
-    only_lips = {"skip": ["acoustic_match", "mute_test", "mix_balance"]}
+    only_lips = {"skip": ["speaking_face", "acoustic_match", "mute_test", "mix_balance"]}
     before = _run_with(tmp_path, only_lips, offset_ms=200.0, repeats=10)  # every take late
     after = _run_with(tmp_path, only_lips, offset_ms=20.0, repeats=10)  # every take in sync
     cmp = compare_runs([before, after])

@@ -92,6 +92,10 @@ def test_clip_view_reads_the_evidence_the_analyzers_wrote_and_names_what_is_miss
     assert speech.mouth_figure() is not None and speech.decay_figure() is not None
     assert speech.foley_frame() is None  # the prompt names no foley event
     assert speech.evidence_figure() is not None
+    turns = speech.turns_frame()  # one speaking face: one turn, its box in the full-resolution frame
+    assert len(turns) == 1 and turns["box"].notna().all()
+    faces = speech.faces_figure()  # the clip view draws the speaking face's box on a frame of the turn
+    assert faces is not None and len(faces.axes[0].patches) == 1
     facts = dict(speech.facts_frame().values.tolist())
     assert facts["video"].startswith("h264") and facts["audio"].startswith("aac")
     foley = ClipDetail(local_run, nb.FOLEY_SAMPLE)  # a glass set down: one foley event, no speech
@@ -116,6 +120,7 @@ def test_every_field_the_clip_view_draws_is_written_by_the_analyzers(local_run, 
         return details[metric][key]
 
     assert all(set(w) == set(ev.LipWindow.__annotations__) for w in at(speech, ev.LIP_WINDOWS))
+    assert all(set(t) == set(ev.LipTurn.__annotations__) for t in at(speech, ev.LIP_TURNS))
     assert set(at(speech, ev.MOUTH_SIGNALS)) == set(ev.MouthSignals.__annotations__)
     assert set(speech[ev.LIP_LINE]) >= {"line_offset_ms", "line_slope_ms_per_s", "line_t_ref_s"}
     assert set(speech[ev.LIP_LINE]) <= set(ev.LipEvidence.__annotations__)

@@ -10,6 +10,7 @@ true timing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,6 +187,91 @@ def _put_i420(frame: av.VideoFrame, out: np.ndarray) -> None:
         at += ph * pw
 
 
+#: A frame sink sees every decoded video frame at full resolution, before it is scaled down:
+#: ``sink(k, t, y, u, v)`` with the frame's decode index ``k``, its presentation time ``t`` in seconds on
+#: the container's clock (before the clip's time origin is taken off) and zero-copy views of its
+#: planes: luma (h, w) and chroma (h / 2, w / 2), uint8, 4:2:0 (other pixel formats are converted
+#: first). The views are valid during the call only: a sink copies what it keeps.
+FrameSink = Callable[[int, float, np.ndarray, np.ndarray, np.ndarray], None]
+#: Called with the clip's decoded audio (mono float32 at ``sr``, not yet aligned to the picture's
+#: first timestamp) and ``sr`` before any video frame is decoded; returns the sink that sees the
+#: frames, or None.
+SinkFactory = Callable[[np.ndarray, int], "FrameSink | None"]
+
+
+def planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zero-copy (y, u, v) views of a 4:2:0 frame at its full resolution (any other format is converted first)."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        frame = frame.reformat(format="yuv420p")
+    h, w = frame.height, frame.width
+    ch, cw = (h + 1) // 2, (w + 1) // 2
+    out = [
+        np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        for plane, (ph, pw) in zip(frame.planes, ((h, w), (ch, cw), (ch, cw)), strict=True)
+    ]
+    return out[0], out[1], out[2]
+
+
+@dataclass
+class _Demuxed:
+    """What one demux pass decoded: frame times, the frame stack, audio chunks, and a truncation note."""
+
+    times: list[float] = field(default_factory=list)
+    stack: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.uint8))
+    chunks: list[tuple[float, np.ndarray]] = field(default_factory=list)
+    error: str | None = None
+
+
+def _demux(
+    c: av.container.InputContainer,
+    *,
+    vs: av.video.stream.VideoStream | None,
+    as_: av.audio.stream.AudioStream | None,
+    sr: int,
+    size: tuple[int, int],
+    sink: FrameSink | None = None,
+) -> _Demuxed:
+    """Decode the given streams of ``c`` in one demux pass (frames scaled to ``size``, audio resampled)."""
+    streams = [s for s in (vs, as_) if s is not None]
+    if vs is not None:
+        vs.thread_type = "AUTO"
+    out = _Demuxed()
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=sr) if as_ is not None else None
+    w, h = size
+    # frames go straight into one preallocated (n, h * 3 // 2, w) array: no per-frame array, no final stack
+    # (sized from the container's frame count, which may be missing or wrong: capped, grown on demand)
+    stack = np.empty((min(vs.frames or 0, 4096) + 2 if vs is not None else 0, h * 3 // 2, w), np.uint8)
+    times, chunks = out.times, out.chunks
+    try:
+        for packet in c.demux(*streams) if streams else ():
+            for frame in packet.decode():
+                if isinstance(frame, av.VideoFrame):
+                    t = frame.time
+                    if t is None:
+                        continue
+                    if sink is not None:
+                        sink(len(times), float(t), *planes(frame))
+                    if len(times) == len(stack):
+                        stack = _grow(stack)
+                    _put_i420(
+                        frame.reformat(width=w, height=h, format=FRAME_FORMAT, interpolation=SCALER),
+                        stack[len(times)],
+                    )
+                    times.append(float(t))
+                elif isinstance(frame, av.AudioFrame) and resampler is not None:
+                    t0 = frame.time
+                    for rf in resampler.resample(frame):
+                        chunks.append((float(t0) if t0 is not None else np.nan, rf.to_ndarray().reshape(-1)))
+                        t0 = None
+        if resampler is not None:
+            for rf in resampler.resample(None):
+                chunks.append((np.nan, rf.to_ndarray().reshape(-1)))
+    except av.error.FFmpegError as exc:
+        out.error = f"{type(exc).__name__}: {exc}"
+    out.stack = stack
+    return out
+
+
 def decode(
     path: str | Path,
     *,
@@ -195,8 +281,9 @@ def decode(
     audio: bool = True,
     require_audio: bool = False,
     require_video: bool = False,
+    sink_for: SinkFactory | None = None,
 ) -> DecodedClip:
-    """Decode audio (mono, ``sr``) and downscaled YUV 4:2:0 frames in one demux pass.
+    """Decode audio (mono, ``sr``) and downscaled YUV 4:2:0 frames, each stream decoded once.
 
     Parameters
     ----------
@@ -209,6 +296,12 @@ def decode(
         Whether to decode each stream.
     require_audio, require_video : bool
         Raise :class:`MediaError` if the stream is missing.
+    sink_for : callable, optional
+        A :data:`SinkFactory`. When given, the audio is decoded first (its own demux pass, the
+        same packets through the same decoder), the factory sees it, and the sink it returns
+        sees every video frame at full resolution during the video pass: work that needs full
+        resolution (small faces) rides on the one decode, and can depend on the sound (no
+        speech, no face tracking). The returned clip is the same, byte for byte, as without it.
 
     Raises
     ------
@@ -220,51 +313,26 @@ def decode(
         raise MediaError("no audio stream")
     if require_video and not info.has_video:
         raise MediaError("no video stream")
-    times: list[float] = []
-    chunks: list[tuple[float, np.ndarray]] = []
     with _open(path) as c:
-        streams = []
         vs = c.streams.video[0] if (video and c.streams.video) else None
         as_ = c.streams.audio[0] if (audio and c.streams.audio) else None
-        if vs is not None:
-            vs.thread_type = "AUTO"
-            streams.append(vs)
-        if as_ is not None:
-            streams.append(as_)
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sr) if as_ is not None else None
-        w, h = _scaled_size(vs.codec_context.width, vs.codec_context.height, max_side) if vs is not None else (2, 2)
-        # frames go straight into one preallocated (n, h * 3 // 2, w) array: no per-frame array, no final stack
-        # (sized from the container's frame count, which may be missing or wrong: capped, grown on demand)
-        stack = np.empty((min(vs.frames or 0, 4096) + 2 if vs is not None else 0, h * 3 // 2, w), np.uint8)
-        try:
-            for packet in c.demux(*streams) if streams else ():
-                for frame in packet.decode():
-                    if isinstance(frame, av.VideoFrame):
-                        t = frame.time
-                        if t is None:
-                            continue
-                        if len(times) == len(stack):
-                            stack = _grow(stack)
-                        _put_i420(
-                            frame.reformat(width=w, height=h, format=FRAME_FORMAT, interpolation=SCALER),
-                            stack[len(times)],
-                        )
-                        times.append(float(t))
-                    elif isinstance(frame, av.AudioFrame) and resampler is not None:
-                        t0 = frame.time
-                        for rf in resampler.resample(frame):
-                            chunks.append((float(t0) if t0 is not None else np.nan, rf.to_ndarray().reshape(-1)))
-                            t0 = None
-            if resampler is not None:
-                for rf in resampler.resample(None):
-                    chunks.append((np.nan, rf.to_ndarray().reshape(-1)))
-        except av.error.FFmpegError as exc:
-            if not times and not chunks:
-                raise MediaError(f"cannot decode ({type(exc).__name__}: {exc})") from None
-            # A truncated file: keep what decoded, note it.
-            info_extra = {"truncated": str(exc)}
+        size = _scaled_size(vs.codec_context.width, vs.codec_context.height, max_side) if vs is not None else (2, 2)
+        if sink_for is None or vs is None:
+            got = _demux(c, vs=vs, as_=as_, sr=sr, size=size)
+            chunks = got.chunks
         else:
-            info_extra = {}
+            heard = _demux(c, vs=None, as_=as_, sr=sr, size=size)
+            chunks = heard.chunks
+            sound = np.concatenate([ch for _, ch in chunks]).astype(np.float32) if chunks else np.zeros(0, np.float32)
+            sink = sink_for(sound, sr)
+            with _open(path) as c2:
+                got = _demux(c2, vs=c2.streams.video[0], as_=None, sr=sr, size=size, sink=sink)
+            got.error = got.error or heard.error
+    times, stack = got.times, got.stack
+    if got.error is not None and not times and not chunks:
+        raise MediaError(f"cannot decode ({got.error})")
+    # A truncated file: keep what decoded, note it.
+    info_extra = {"truncated": got.error.split(": ", 1)[1]} if got.error is not None else {}
     # Build the audio timeline, aligning the first chunk to its timestamp.
     y = np.zeros(0, np.float32)
     if chunks:
@@ -292,6 +360,37 @@ def decode(
     if require_video and len(vt) == 0:
         raise MediaError("video stream has no decodable frames")
     return DecodedClip(info=info, audio=y, sr=sr, yuv=fr, frame_times=vt, extra=info_extra)
+
+
+def frame_at(path: str | Path, t_s: float, *, max_side: int | None = None) -> np.ndarray:
+    """The video frame shown ``t_s`` seconds after the first frame, RGB (h, w, 3) uint8 (the last one past the end).
+
+    For pictures (the clip view draws boxes on it): frames are decoded from the start, and
+    ``max_side`` scales the frame down (None: full resolution).
+
+    Raises
+    ------
+    MediaError
+        Missing or unreadable file, or no video stream.
+    """
+    with _open(path) as c:
+        if not c.streams.video:
+            raise MediaError("no video stream")
+        t0 = None
+        got = None
+        for frame in c.decode(c.streams.video[0]):
+            if frame.time is None:
+                continue
+            t0 = float(frame.time) if t0 is None else t0
+            got = frame
+            if float(frame.time) - t0 >= t_s - 1e-6:
+                break
+        if got is None:
+            raise MediaError("video stream has no decodable frames")
+        w, h = got.width, got.height
+        if max_side is not None:
+            w, h = _scaled_size(w, h, max_side)
+        return got.to_ndarray(width=w, height=h, format="rgb24")
 
 
 def load_audio(path: str | Path, *, sr: int = 16000) -> np.ndarray:

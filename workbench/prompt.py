@@ -122,6 +122,20 @@ class DialogueLine(_Model):
     start_s: float = Field(default=0.5, ge=0)
 
 
+Position = Literal["left", "centre", "right"]
+
+
+class Speaker(_Model):
+    """A person who speaks on screen, and where in the frame (a two-shot names both)."""
+
+    name: str = Field(min_length=1)
+    """As in the dialogue lines' ``speaker``."""
+    position: Position = "centre"
+    """Which part of the frame the speaker is in, across."""
+    description: str = ""
+    """What the speaker looks like, e.g. "a man in a grey jumper"."""
+
+
 class FoleyEvent(_Model):
     """A sound event with a visible cause at a stated time."""
 
@@ -141,7 +155,9 @@ class Music(_Model):
 
 
 #: The creator's checks (:mod:`workbench.outputs.checks`), in the order tables show them.
-CheckName = Literal["lip_sync", "lip_sync_acceptable", "foley_timing", "acoustic_match", "mute_test", "mix_balance"]
+CheckName = Literal[
+    "lip_sync", "lip_sync_acceptable", "speaking_face", "foley_timing", "acoustic_match", "mute_test", "mix_balance"
+]
 
 
 class LipSyncExpect(_Model):
@@ -156,6 +172,16 @@ class LipSyncAcceptableExpect(_Model):
 
     early_ms: float | None = Field(default=None, gt=0, le=1000)
     late_ms: float | None = Field(default=None, gt=0, le=1000)
+
+
+class SpeakingFaceExpect(_Model):
+    """Whether a face is seen speaking the lines. Unset: the lip-sync metric's confidence threshold
+    (z 2.5) and at most a quarter of the speech left to no face before "only one face speaks" fails."""
+
+    min_confidence: float | None = Field(default=None, gt=0, le=20)
+    """z of the mouth-speech correlation a face must reach to count as speaking."""
+    max_undecided: float | None = Field(default=None, ge=0, le=1)
+    """Share of the speech that may go to no face when fewer faces speak than the prompt has speakers."""
 
 
 class FoleyExpect(_Model):
@@ -202,6 +228,7 @@ class Expect(_Model):
 
     lip_sync: LipSyncExpect = LipSyncExpect()
     lip_sync_acceptable: LipSyncAcceptableExpect = LipSyncAcceptableExpect()
+    speaking_face: SpeakingFaceExpect = SpeakingFaceExpect()
     foley_timing: FoleyExpect = FoleyExpect()
     acoustic_match: AcousticExpect = AcousticExpect()
     mute_test: MuteExpect = MuteExpect()
@@ -233,6 +260,9 @@ class Prompt(_Model):
     acoustics: Acoustics = Acoustics(setting="interior")
     ambience: str = ""
     dialogue: tuple[DialogueLine, ...] = ()
+    speakers: tuple[Speaker, ...] = ()
+    """The people who speak on screen and where (a two-shot: left and right). Unset: each speaker of
+    the dialogue is on screen, the first on the left, the last on the right (one speaker: centre)."""
     foley: tuple[FoleyEvent, ...] = ()
     music: Music = Music()
     duration_s: float = Field(default=8.0, ge=1.0, le=60.0)
@@ -251,15 +281,40 @@ class Prompt(_Model):
         for i, ev in enumerate(self.foley):
             if ev.at_s >= self.duration_s:
                 raise ValueError(f"foley[{i}].at_s={ev.at_s} is past duration_s={self.duration_s}")
+        if self.speakers:
+            names = [sp.name for sp in self.speakers]
+            if len(set(names)) != len(names):
+                raise ValueError(f"speakers: a name is listed twice ({', '.join(names)})")
+            places = [sp.position for sp in self.speakers]
+            if len(set(places)) != len(places):
+                raise ValueError(f"speakers: two speakers in one place ({', '.join(places)})")
+            for i, line in enumerate(self.dialogue):
+                if line.speaker not in names:
+                    raise ValueError(f"dialogue[{i}].speaker={line.speaker!r} is not one of speakers ({', '.join(names)})")
         return self
+
+    def on_screen(self) -> tuple[Speaker, ...]:
+        """The speakers with a face on screen, left to right: :attr:`speakers`, or the dialogue's speakers in
+        order of their first line (one: centre; two: left and right; three or more: the first three, left,
+        centre and right; the others are heard off screen)."""
+        order = {"left": 0, "centre": 1, "right": 2}
+        if self.speakers:
+            return tuple(sorted(self.speakers, key=lambda sp: order[sp.position]))
+        names = list(dict.fromkeys(line.speaker for line in self.dialogue))[:3]
+        places: dict[int, tuple[Position, ...]] = {1: ("centre",), 2: ("left", "right"), 3: ("left", "centre", "right")}
+        return tuple(Speaker(name=n, position=p) for n, p in zip(names, places.get(len(names), ()), strict=True))
 
     def canonical_text(self) -> str:
         """The canonical text sent to every model (see :func:`render_prompt`)."""
         return render_prompt(self)
 
     def content_hash(self) -> str:
-        """Stable hash of the prompt's data (not its ``expect``: thresholds change no clip and no reading)."""
-        blob = json.dumps(self.model_dump(mode="json", exclude={"expect"}), sort_keys=True, separators=(",", ":"))
+        """Stable hash of the prompt's data (not its ``expect``: thresholds change no clip and no reading).
+
+        An empty ``speakers`` is left out, so prompts written before it existed keep their hash.
+        """
+        skip = {"expect"} | (set() if self.speakers else {"speakers"})
+        blob = json.dumps(self.model_dump(mode="json", exclude=skip), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -288,6 +343,13 @@ def render_prompt(prompt: Prompt, *, template: str = TEMPLATE_VERSION) -> str:
     parts.append(f"Acoustics: {acoustic}.")
     if prompt.ambience:
         parts.append(f"Ambience: {prompt.ambience.strip().rstrip('.')}.")
+    if prompt.speakers:
+        place = {"left": "on the left", "centre": "in the centre", "right": "on the right"}
+        who = [
+            f"{sp.name} {place[sp.position]}" + (f" ({sp.description.strip().rstrip('.')})" if sp.description.strip() else "")
+            for sp in prompt.speakers
+        ]
+        parts.append(f"On screen: {'; '.join(who)}.")
     for line in prompt.dialogue:
         how = ", ".join(x for x in (line.delivery, _LANGUAGES.get(line.language, line.language)) if x)
         parts.append(f'Dialogue at {_fmt_s(line.start_s)}, {line.speaker} ({how}): "{line.text.strip()}"')

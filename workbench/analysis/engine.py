@@ -28,7 +28,7 @@ from workbench.analysis.executor import AnalysisExecutor, make_executor, single_
 from workbench.errors import ConfigError, MediaError
 from workbench.media import MIN_DURATION_S
 from workbench.metrics.context import ClipContext
-from workbench.metrics.registry import Analyzer, get_analyzer, known_names, list_analyzers
+from workbench.metrics.registry import Analyzer, get_analyzer, known_names, list_analyzers, watches_of
 from workbench.metrics.spec import Score
 from workbench.prompt import Prompt
 from workbench.rundir import RunDir, Sample, as_run
@@ -44,6 +44,11 @@ Scores = dict[str, Score]
 def strict() -> bool:
     """True when analyzer exceptions must propagate (``WORKBENCH_STRICT=1``)."""
     return os.environ.get(STRICT_ENV, "") not in ("", "0")
+
+
+def clip_context(path: str | Path, prompt: Prompt | None, analyzers: Sequence[Analyzer]) -> ClipContext:
+    """A clip's context for these analyzers: with the full-resolution watches they read attached to its decode."""
+    return ClipContext(path=Path(path), prompt=prompt, watches=watches_of(analyzers))
 
 
 def check_clip(ctx: ClipContext) -> str | None:
@@ -163,7 +168,7 @@ def analyze_task(clip_path: str, prompt_json: dict | None, analyzer_names: Seque
     """Analyse one clip: per-clip scores (as JSON) and batch features. Picklable in and out."""
     prompt = Prompt.model_validate(prompt_json) if prompt_json else None
     analyzers = select_analyzers(analyzer_names)
-    ctx = ClipContext(path=Path(clip_path), prompt=prompt)
+    ctx = clip_context(clip_path, prompt, analyzers)
     scores = analyze_clip(ctx, analyzers)
     feats = batch_features(ctx, analyzers)
     return {k: v.to_json() for k, v in scores.items()}, feats
@@ -171,7 +176,7 @@ def analyze_task(clip_path: str, prompt_json: dict | None, analyzer_names: Seque
 
 def analyze_clips(paths: Sequence[str | Path], prompt: Prompt | None, analyzers: Sequence[Analyzer]) -> list[Scores]:
     """Every metric of clips a creator already has, in process; the batch step runs over them together."""
-    ctxs = [ClipContext(path=Path(p), prompt=prompt) for p in paths]
+    ctxs = [clip_context(p, prompt, analyzers) for p in paths]
     per_clip = [analyze_clip(ctx, analyzers) for ctx in ctxs]
     feats = [batch_features(ctx, analyzers) for ctx in ctxs]
     for scores, extra in zip(per_clip, analyze_batch(ctxs, feats, analyzers), strict=True):

@@ -132,6 +132,7 @@ def _verdict_summary(run_dir: Path) -> str:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from workbench.analysis.engine import analyze_clips, check_clip, select_analyzers
     from workbench.metrics.context import ClipContext
+    from workbench.metrics.evidence import LIP_TURNS
     from workbench.prompt import resolve_suite
 
     prompt = None
@@ -151,6 +152,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         }
         if bad:
             entry["error"] = bad
+        lip = scores.get(LIP_TURNS[0])
+        turns = (lip.details or {}).get(LIP_TURNS[1]) if lip is not None else None
+        if turns:  # who speaks when: each turn's face, its box (full-resolution pixels) and frames
+            entry["speaker_turns"] = turns
         out.append(entry)
     code = 2 if any("error" in e for e in out) else 0  # some clips could not be analyzed (each says why)
     if args.json:
@@ -164,6 +169,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  {k:28s} {v:10.4g}")
         for k, why in e["unscored"].items():
             print(f"  {k:28s} {'–':>10s}  ({why})")
+        for t in e.get("speaker_turns") or []:
+            off = "" if t["offset_ms"] is None else f", {t['offset_ms']:+.0f} ms"
+            print(f"  turn {t['start_s']:5.1f}-{t['end_s']:5.1f} s: face {t['face']} ({t['position']}) box {t['box']}{off}")
     bad = sum("error" in e for e in out)
     if bad:
         print(f"{bad} of {len(out)} clips could not be analyzed (exit code 2).", file=sys.stderr)

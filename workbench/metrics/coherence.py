@@ -15,7 +15,7 @@ import numpy as np
 
 from workbench.metrics import lipsync
 from workbench.metrics.context import ClipContext, Memo, Slot
-from workbench.metrics.face import cached_track
+from workbench.metrics.face import FACES_WATCH, cached_track
 from workbench.metrics.kernels import coherence as coh
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import sync
@@ -217,8 +217,9 @@ def mute_features(clip: Any, *, memo: Memo | None = None, events_s: Sequence[flo
     """Small picklable per-clip features for the mute test.
 
     The picture signal is the speaking mouth when there is speech and a tracked face (mouth
-    opening, coupled to the speech envelope), else the motion of the most active grid cells
-    (coupled to the onset envelope).
+    opening, coupled to the speech envelope; with several faces taking turns, each turn's face,
+    as lip sync found them in ``memo``), else the motion of the most active grid cells (coupled
+    to the onset envelope).
 
     Returns
     -------
@@ -251,6 +252,13 @@ def mute_features(clip: Any, *, memo: Memo | None = None, events_s: Sequence[flo
             c = coh.coupling(video=m, audio=speech, max_lag=int(MUTE_MAX_LAG_S * RATE))
             if c > best:
                 kind, visual, best = "mouth", m, c
+        turns = memo.peek(lipsync.SPEAKING)
+        if turns is not None and kind == "mouth":
+            # faces taking turns: the speaking mouth follows the turns (lip sync found them)
+            m = np.zeros(n)
+            k = min(n, len(turns))
+            m[:k] = np.where(np.isfinite(turns[:k]), turns[:k], 0.0)
+            visual = m
     return {
         "rate": RATE,
         "kind": kind,
@@ -384,9 +392,10 @@ def mute_batch(features: Sequence[Any], contexts: Sequence[Any] | None = None) -
 MUTE_TEST_ANALYZER = register(
     Analyzer(
         name="mute_test",
-        version=3,  # 3: luma read from YUV frames; mouth darkness
+        version=4,  # 4: every face at full resolution; the speaking mouth follows the speaker turns
         outputs=MUTE_TEST,
         features=_features,
         batch=mute_batch,
+        watches=(FACES_WATCH,),
     )
 )

@@ -19,7 +19,50 @@ class LipWindow(TypedDict):
     offset_ms: float
     """Offset in the window (+ = audio late), natural lag removed."""
     confidence: float
-    """Height of the window's correlation peak over the curve's median."""
+    """Height of the window's correlation peak over the curve's median (one face), or the peak itself
+    (several faces: the window's speaker beat the others by it)."""
+    face: int
+    """The face speaking in the window (its id, as in :class:`LipTurn`)."""
+
+
+class LipTurn(TypedDict):
+    """A run of speech given to one face: who speaks when, where, and in sync or not."""
+
+    face: int
+    """The face's id (stable through the clip; the same face in every turn it speaks)."""
+    position: str
+    """Where the face is across the frame: ``left``, ``centre``, ``right`` (``?``: no box)."""
+    start_s: float
+    end_s: float
+    frames: list[int]
+    """First and last frame index of the turn on which the face is tracked (empty: none)."""
+    box: list[int] | None
+    """The face's median box over the turn, ``[x0, y0, x1, y1]`` in pixels of the full-resolution frame."""
+    offset_ms: float | None
+    """The turn's lip offset (+ = audio late), natural lag removed (None: no window to read it)."""
+    n_windows: int
+    peak: float | None
+    """Mean correlation of the turn's windows with its face's mouth."""
+    margin: float | None
+    """How far that face beat the runner-up per window (None with one face)."""
+    z: float | None
+    """The turn's own confidence: its face's correlation with the turn's speech against circular
+    shifts of it (as ``lip_confidence`` for the clip); a turn under the clip's threshold is shown,
+    not judged."""
+
+
+class LipFace(TypedDict):
+    """A face the tracker followed."""
+
+    face: int
+    height_px: float | None
+    """Median forehead-to-chin height in full-resolution pixels."""
+    coverage: float
+    """Share of the clip's frames it was tracked on."""
+    box: list[int] | None
+    position: str
+    moves: bool
+    """Whether its mouth opens and closes (landmark mouth aspect ratio range)."""
 
 
 class MouthSignals(TypedDict):
@@ -49,6 +92,16 @@ class LipEvidence(TypedDict, total=False):
     line_margin: float
     windows: list[LipWindow]
     signals: MouthSignals
+    mode: str
+    """``single`` (one speaking face) or ``multi`` (several faces, speaker turns)."""
+    frame: list[int]
+    """The full-resolution frame, ``[width, height]``, the boxes' pixels."""
+    turns: list[LipTurn]
+    tracks: list[LipFace]
+    face_lags_ms: dict[str, float | None]
+    """Per face id (several faces): its whole-clip lag, natural lag removed."""
+    face_z: dict[str, float | None]
+    """Per face id (several faces): its own z against shifted sound."""
 
 
 class FoleyEvent(TypedDict):
@@ -92,6 +145,8 @@ class Rt60Evidence(TypedDict):
 
 #: Where each piece of evidence lives: (metric, key).
 LIP_WINDOWS = ("lip_offset_ms", "windows")
+LIP_TURNS = ("lip_offset_ms", "turns")
+LIP_FRAME = ("lip_offset_ms", "frame")
 LIP_LINE = "lip_offset_ms"
 MOUTH_SIGNALS = ("lip_confidence", "signals")
 FOLEY_EVENTS = ("foley_offset_ms", "events")

@@ -14,23 +14,34 @@ syllable rate (2-8 Hz) on a 100 Hz grid. Then:
    shifts of the sound (a z-score); below :data:`MIN_CONFIDENCE` nothing but the
    confidence is reported.
 
+With several faces whose mouths move (a two-shot, a conversation), each speech window is given
+to the face whose mouth follows the speech (:mod:`workbench.metrics.kernels.speakers`): per face a
+whole-clip lag, per window the correlation near it, a Viterbi path over the faces makes turns
+(changing speaker costs more without a pause). The clip's offset and drift combine the turns; the
+details name the face, its box and frames, and the offset of every turn; the confidence compares
+the best face's correlation with the best face's correlation under shifted sound, so picking among
+several mouths does not raise it. Faces under :data:`workbench.metrics.face.MIN_FACE_PX` are not
+read ("face too small (N px)").
+
 Sign: positive offset = audio late. The natural lead of the mouth over the voice,
 measured on real in-sync footage, is subtracted (:data:`NATURAL_LAG_MS`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.ndimage import binary_dilation
 
+from workbench.errors import ParameterError
 from workbench.metrics.context import ClipContext, Memo, Slot
-from workbench.metrics.evidence import LipEvidence, LipWindow, MouthSignals
-from workbench.metrics.face import MouthTrack, cached_track
+from workbench.metrics.evidence import LipEvidence, LipFace, LipTurn, LipWindow, MouthSignals
+from workbench.metrics.face import FACES, FACES_WATCH, MIN_FACE_PX, MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
-from workbench.metrics.kernels import sync
+from workbench.metrics.kernels import speakers, sync
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import LIPSYNC, Score
 
@@ -79,6 +90,37 @@ VOICED_THRESHOLD = 0.6
 MIN_VOICED_S = 0.5
 #: A mouth whose aspect ratio spans less than this (5-95 %) does not speak.
 MIN_MOUTH_RANGE = 0.03
+#: A face tracked on less than MIN_FACE_COVERAGE of a clip still takes part when tracked this long
+#: (a face that enters after a cut, or a speaker who turns away for part of a long shot).
+MIN_FACE_COVERAGE_S = 2.0
+#: With several speaking faces (:mod:`workbench.metrics.kernels.speakers`):
+#: a face keeps a lag of its own only when its whole-clip peak has at least this z against its own
+#: shifts (e.g. one speaker dubbed late); the others take the strongest face's lag, since speakers
+#: share the sound's timeline. The rendered two-speaker clips with one speaker dubbed need own lags;
+#: a face whose darkness barely follows its mouth (a moustache in the box) must not get one.
+OWN_LAG_Z = 3.0
+#: Each window's peak is looked for this close to the face's expected lag (s): wider than the
+#: single-face GUIDE_S, since a face's lag comes from its own windows only.
+TURN_GUIDE_S = 0.12
+#: Viterbi costs (correlation units, per 0.5 s hop): "nobody speaks" scores TURN_NOBODY, a change of
+#: speaker costs TURN_SWITCH while the speech runs on, TURN_PAUSE_SWITCH across a pause; a run of
+#: windows whose face does not beat the runner-up by TURN_MARGIN per window stays undecided. A light
+#: sweep on side-by-side composites of real faces (FINDINGS of issue 14, section 4d); not tuned hard.
+TURN_NOBODY, TURN_SWITCH, TURN_PAUSE_SWITCH, TURN_MARGIN = 0.25, 0.3, 0.05, 0.1
+#: A face whose mouth moves less than QUIET_RATIO times the most active face's in a window (spread of
+#: the landmark mouth aspect ratio, at least QUIET_FLOOR for the most active one) is not that
+#: window's speaker, whatever its darkness signal does: in a two-shot of ink-painted men the right
+#: man's black moustache fills his mouth box, his darkness barely moves while he speaks, and the
+#: other man's still mouth was given his lines; the landmarks see his lips move (MAR spread 0.05-0.16
+#: against 0.013-0.018 for the listener).
+QUIET_RATIO, QUIET_FLOOR = 0.5, 0.02
+#: Runs of speech shorter than this (s) given to one face are left undecided.
+MIN_TURN_S = 0.4
+#: Floor of the multi-face null's spread, in units of 1/sqrt(effective samples) (see
+#: :func:`workbench.metrics.kernels.speakers.face_lags`).
+NULL_SD_FLOOR = 0.35
+#: The strongest face's lag is re-estimated from the speech in its own windows this many times.
+LAG_REFINE = 1
 
 OUTPUTS = LIPSYNC
 _NAMES = [m.name for m in OUTPUTS]
@@ -182,16 +224,31 @@ def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | 
         return _all("no speech detected", speech_s=round(sp.active_s, 2))
     if mouth is None:
         mouth = cached_track(clip, memo)
-    faces = [f for f, c in enumerate(mouth.coverage()) if c >= MIN_FACE_COVERAGE]
+    seen = faces_seen(clip, mouth)
+    faces = [f for f, c in enumerate(mouth.coverage()) if c >= MIN_FACE_COVERAGE or c * _span(clip) >= MIN_FACE_COVERAGE_S]
+    heights = mouth.height_px()
+    small = [f for f in faces if heights[f] < MIN_FACE_PX]
+    faces = [f for f in faces if f not in small]
     if not faces:
+        if small:
+            h = max(float(heights[f]) for f in small)
+            return _all(f"face too small ({h:.0f} px < {MIN_FACE_PX:g})", tracks=seen)
+        scan = memo.peek(FACES) if memo is not None else None
+        if scan is not None and len(scan.first):
+            # the detector saw a face the landmark network could not read on any meshed frame
+            return _all("a face is seen but its landmarks cannot be read (a strict profile, or hidden)")
         return _all("no face detected")
     moving = [f for f in faces if mouth_moves(mouth, f)]
     if not moving:
         if sp.voiced_s < MIN_VOICED_S:
             return _all("no speech detected", speech_s=round(sp.active_s, 2), voiced_s=round(sp.voiced_s, 2))
-        out = _all("speech, but no visible mouth moves")
-        out["lip_confidence"] = Score(0.0, details={"faces": len(faces), "voiced_s": round(sp.voiced_s, 2)})
+        out = _all("speech, but no visible mouth moves", tracks=seen)
+        out["lip_confidence"] = Score(
+            0.0, details={"faces": len(faces), "voiced_s": round(sp.voiced_s, 2), "tracks": seen}
+        )
         return out
+    if len(moving) > 1:
+        return _measure_turns(clip, mouth, sp, moving, seen, memo)
     n = len(sp.env)
     a = env.bandpass(sp.env, rate=RATE, lo=SYLLABLE_BAND[0], hi=SYLLABLE_BAND[1])
     # only speech (+- GATE_PAD_S) of the sound takes part; the picture is not gated, since at a
@@ -223,9 +280,272 @@ def measure_lipsync(clip: Any, *, memo: Memo | None = None, mouth: MouthTrack | 
         return _all("too little speech for a 2 s window", speech_s=round(sp.active_s, 2))
     face, v, w, line, null = best
     out = _scores(w, line, null, face=face, n_faces=len(faces), speech_s=sp.active_s)
+    out = _single_turn(out, clip, mouth, face, sp, seen)
     conf = out["lip_confidence"]  # the signals go with one metric only, not copied into all four
     out["lip_confidence"] = Score(conf.value, conf.reason, {**conf.details, "signals": _signals(mouth=v, speech=sp.env)})
     return out
+
+
+#: The speaking mouth on the grid when several faces take turns: each speech sample takes the
+#: band-passed mouth signal of its turn's face (the strongest face elsewhere). The mute test reads it.
+SPEAKING: Slot[np.ndarray] = Slot("speaking mouth")
+
+
+def _span(clip: Any) -> float:
+    """Seconds the clip's frames cover."""
+    t = np.asarray(clip.frame_times)
+    return float(t[-1] - t[0]) if len(t) > 1 else 0.0
+
+
+def _position(box: np.ndarray | list[float] | None, width: int) -> str:
+    """Where a box lies across the frame: ``left``, ``centre`` or ``right`` third (``?`` unknown)."""
+    if box is None or not width or not np.all(np.isfinite(box)):
+        return "?"
+    cx = (float(box[0]) + float(box[2])) / 2
+    return "left" if cx < width / 3 else ("right" if cx > 2 * width / 3 else "centre")
+
+
+def _median_box(mouth: MouthTrack, face: int, frames: np.ndarray) -> list[int] | None:
+    if mouth.boxes is None or len(frames) == 0:
+        return None
+    b = mouth.boxes[face, frames]
+    b = b[np.isfinite(b).all(axis=1)]
+    return [int(round(x)) for x in np.median(b, axis=0)] if len(b) else None
+
+
+def faces_seen(clip: Any, mouth: MouthTrack) -> list[LipFace]:
+    """Every tracked face: id, size, share of the clip, median box, place in the frame, whether its mouth moves."""
+    out: list[LipFace] = []
+    heights, cov = mouth.height_px(), mouth.coverage()
+    width = mouth.frame_size[1]
+    for f in range(mouth.n_faces):
+        box = _median_box(mouth, f, np.arange(mouth.opening.shape[1]))
+        out.append(
+            LipFace(
+                face=mouth.face_id(f),
+                height_px=round(float(heights[f]), 1) if np.isfinite(heights[f]) else None,
+                coverage=round(float(cov[f]), 3),
+                box=box,
+                position=_position(np.asarray(box, float) if box else None, width),
+                moves=mouth_moves(mouth, f),
+            )
+        )
+    return out
+
+
+def _turn(
+    mouth: MouthTrack, face: int, start_s: float, end_s: float, *, offset_ms: float | None, n_windows: int,
+    peak: float | None, margin: float | None, z: float | None,
+) -> LipTurn:  # fmt: skip
+    """One turn's evidence: the face, its median box and first/last frame over the turn."""
+    t = np.asarray(mouth.times)
+    frames = np.flatnonzero((t >= start_s) & (t <= end_s) & np.isfinite(mouth.opening[face]))
+    box = _median_box(mouth, face, frames)
+    return LipTurn(
+        face=mouth.face_id(face),
+        position=_position(np.asarray(box, float) if box else None, mouth.frame_size[1]),
+        start_s=round(float(start_s), 2),
+        end_s=round(float(end_s), 2),
+        frames=[int(frames[0]), int(frames[-1])] if len(frames) else [],
+        box=box,
+        offset_ms=None if offset_ms is None else round(float(offset_ms), 1),
+        n_windows=int(n_windows),
+        peak=None if peak is None else round(float(peak), 3),
+        margin=None if margin is None else round(float(margin), 3),
+        z=None if z is None or not np.isfinite(z) else round(float(z), 2),
+    )
+
+
+def _with(out: dict[str, Score], **extra: Any) -> dict[str, Score]:
+    """The same scores with more evidence in every metric's details."""
+    return {k: Score(v.value, v.reason, {**v.details, **extra}) for k, v in out.items()}
+
+
+def _single_turn(out: dict[str, Score], clip: Any, mouth: MouthTrack, face: int, sp: SpeechSignals, seen: list[LipFace]) -> dict[str, Score]:
+    """One speaking face: its one turn runs from the first to the last speech."""
+    idx = np.flatnonzero(sp.active)
+    off = out["lip_offset_ms"].value
+    d = out["lip_confidence"].details
+    wins = d.get("windows") or []
+    turn = _turn(
+        mouth, face, idx[0] / RATE, (idx[-1] + 1) / RATE, offset_ms=off, n_windows=len(wins),
+        peak=float(np.mean([w["confidence"] for w in wins])) if wins else None, margin=None,
+        z=out["lip_confidence"].value,
+    )  # fmt: skip
+    for w in wins:
+        w["face"] = mouth.face_id(face)
+    return _with(out, mode="single", face=mouth.face_id(face), turns=[turn], tracks=seen, frame=_frame(mouth))
+
+
+def _frame(mouth: MouthTrack) -> list[int]:
+    return [int(mouth.frame_size[1]), int(mouth.frame_size[0])]
+
+
+def _measure_turns(
+    clip: Any, mouth: MouthTrack, sp: SpeechSignals, moving: list[int], seen: list[LipFace], memo: Memo | None
+) -> dict[str, Score]:
+    """Several faces whose mouths move: speaker turns, an offset per turn, the clip's reading over the turns.
+
+    The speaking mouth (each sample its turn's face) goes to ``memo`` (slot :data:`SPEAKING`).
+    """
+    n = len(sp.env)
+    a = env.bandpass(sp.env, rate=RATE, lo=SYLLABLE_BAND[0], hi=SYLLABLE_BAND[1])
+    gate = binary_dilation(sp.active, iterations=int(GATE_PAD_S * RATE))
+    a_gated = np.where(gate, a, 0.0)
+    mouths = np.stack([mouth_signal(mouth, f, n) for f in moving])
+    ids = [mouth.face_id(f) for f in moving]
+    common = {"mode": "multi", "faces": len(moving), "speech_s": round(sp.active_s, 2), "tracks": seen, "frame": _frame(mouth)}
+    win = int(round(WIN_S * RATE))
+    starts, times = speakers.speech_windows(active=sp.active, rate=RATE, win_s=WIN_S, hop_s=HOP_S)
+    if len(starts) == 0:
+        return _all("too little speech for a 2 s window", **common)
+    fixed = speakers.face_lags(mouths=mouths, audio=a_gated, rate=RATE, max_lag_s=MAX_LAG_S, sd_floor=NULL_SD_FLOOR)
+    drifting = speakers.face_lags(
+        mouths=mouths, audio=a_gated, rate=RATE, max_lag_s=MAX_LAG_S, sd_floor=NULL_SD_FLOOR, max_slope=MAX_DRIFT,
+        slope_step=NULL_SLOPE_STEP,
+    )  # fmt: skip
+    z = max((x for x in (fixed.z, drifting.z) if np.isfinite(x)), default=0.0)
+    z_face = np.fmax(np.nan_to_num(fixed.z_face, nan=-np.inf), np.nan_to_num(drifting.z_face, nan=-np.inf))
+    lines: list[sync.LineFit | None] = []
+    for f in range(len(moving)):
+        try:
+            lines.append(sync.warped_line(video=mouths[f], audio=a_gated, rate=RATE, max_lag_s=MAX_LAG_S, max_slope=MAX_DRIFT))
+        except ParameterError:
+            lines.append(None)
+    usable = [f for f in range(len(moving)) if lines[f] is not None and np.isfinite(z_face[f])]
+    if not usable:
+        return _all("too little of any face's mouth to read", **common)
+    top = max(usable, key=lambda f: z_face[f])
+    own = [f for f in usable if z_face[f] >= OWN_LAG_Z or f == top]
+    activity = speakers.window_activity(mar=mouth.mar[moving], times=mouth.times, starts=starts, win=win, rate=RATE)
+    quiet = speakers.quiet_mouths(activity, ratio=QUIET_RATIO, floor=QUIET_FLOOR)
+    for it in range(LAG_REFINE + 1):
+        expected = np.full((len(starts), len(moving)), np.nan)
+        for f in range(len(moving)):
+            line = lines[f] if f in own else lines[top]
+            if line is not None and np.isfinite(z_face[f]):
+                expected[:, f] = line.offset_s + line.slope * (times - line.t_ref)
+        peak, lag = speakers.window_evidence(
+            mouths=mouths, audio=a_gated, starts=starts, win=win, expected_s=expected, rate=RATE,
+            max_lag_s=MAX_LAG_S, guide_s=TURN_GUIDE_S,
+        )  # fmt: skip
+        peak[quiet] = np.nan
+        face, margin = speakers.viterbi_faces(
+            peak, starts=starts, win=win, active=sp.active, nobody=TURN_NOBODY, switch=TURN_SWITCH,
+            pause_switch=TURN_PAUSE_SWITCH, margin=TURN_MARGIN,
+        )  # fmt: skip
+        if it == LAG_REFINE:
+            break
+        # each face with a lag of its own: the line again, from the speech in its own windows only
+        for f in own:
+            mine = np.zeros(n, bool)
+            for j in np.flatnonzero(face == f):
+                mine[starts[j] : starts[j] + win] = True
+            if mine.sum() >= win:
+                with contextlib.suppress(ParameterError):
+                    lines[f] = sync.warped_line(
+                        video=mouths[f], audio=a_gated, rate=RATE, mask=mine, max_lag_s=MAX_LAG_S, max_slope=MAX_DRIFT
+                    )
+    label, turn_list = speakers.label_samples(
+        face=face, starts=starts, win=win, active=sp.active, min_turn=int(round(MIN_TURN_S * RATE))
+    )
+    off_ms = lag * 1000.0 - NATURAL_LAG_MS
+    turns: list[LipTurn] = []
+    pad = int(GATE_PAD_S * RATE)
+    for tr in turn_list:
+        ws = [j for j in tr.windows if np.isfinite(lag[j, tr.face])]
+        o = sync.weighted_median(off_ms[ws, tr.face], np.maximum(peak[ws, tr.face], 1e-3)) if ws else None
+        # the turn's own confidence: its face against the turn's speech alone, at circular shifts
+        during = np.zeros(n, bool)
+        during[max(0, tr.start - pad) : tr.end + pad] = True
+        tz = speakers.face_lags(
+            mouths=mouths[tr.face : tr.face + 1], audio=np.where(during, a_gated, 0.0), rate=RATE, max_lag_s=MAX_LAG_S,
+            sd_floor=NULL_SD_FLOOR, max_slope=MAX_DRIFT, slope_step=NULL_SLOPE_STEP,
+        ).z  # fmt: skip
+        turns.append(
+            _turn(
+                mouth, moving[tr.face], tr.start / RATE, tr.end / RATE, offset_ms=o, n_windows=len(ws),
+                peak=float(np.mean(peak[ws, tr.face])) if ws else None,
+                margin=float(np.nanmean(np.minimum(margin[ws], 1.0))) if ws else None,
+                z=tz,
+            )
+        )  # fmt: skip
+    decided = np.flatnonzero(face >= 0)
+    chosen = face[decided]
+    o = off_ms[decided, chosen]
+    wt = np.maximum(peak[decided, chosen], 1e-3)
+    good = np.isfinite(o)
+    decided, chosen, o, wt = decided[good], chosen[good], o[good], wt[good]
+    composite = np.where(label >= 0, mouths[np.maximum(label, 0), np.arange(n)], mouths[top])
+    if memo is not None:
+        memo.put(SPEAKING, composite)
+    line = lines[top]
+    assert line is not None
+    details: LipEvidence = {
+        "mode": "multi",
+        "faces": len(moving),
+        "speech_s": round(sp.active_s, 2),
+        "tracks": seen,
+        "frame": _frame(mouth),
+        "face": ids[top],
+        "n_windows": len(decided),
+        "natural_lag_ms": NATURAL_LAG_MS,
+        "null_z": round(z, 3),
+        "null_p": round(min(x for x in (fixed.p, drifting.p) if np.isfinite(x)), 4) if np.isfinite([fixed.p, drifting.p]).any() else None,
+        "line_offset_ms": round(line.offset_s * 1000 - NATURAL_LAG_MS, 1),
+        "line_slope_ms_per_s": round(line.slope * 1000, 2),
+        "line_t_ref_s": round(line.t_ref, 3),
+        "line_score": round(line.score, 4),
+        "line_margin": round(line.score - line.runner_up, 4),
+        "windows": [
+            LipWindow(t=round(float(times[j]), 3), offset_ms=round(float(x), 1), confidence=round(float(c), 4), face=ids[f])
+            for j, f, x, c in zip(decided, chosen, o, wt, strict=True)
+        ],
+        "turns": turns,
+        "face_lags_ms": {
+            str(ids[f]): None if (lf := lines[f]) is None else round(lf.offset_s * 1000 - NATURAL_LAG_MS, 1)
+            for f in range(len(moving))
+        },
+        "face_z": {str(ids[f]): None if not np.isfinite(z_face[f]) else round(float(z_face[f]), 2) for f in range(len(moving))},
+    }
+    confidence = round(max(0.0, z), 3)
+    out = {"lip_confidence": Score(confidence, details={**details, "signals": _signals(mouth=composite, speech=sp.env)})}
+    if confidence < MIN_CONFIDENCE or not len(decided):
+        reason = (
+            f"low lip-sync confidence (z {confidence:.2f} < {MIN_CONFIDENCE})"
+            if confidence < MIN_CONFIDENCE
+            else "no face's mouth follows the speech clearly in any window"
+        )
+        for name in ("lip_offset_ms", "lip_drift_ms_per_s", "lip_bt1359_share"):
+            out[name] = Score.unscored(reason, **details)
+        return out
+    out["lip_offset_ms"] = Score(round(sync.weighted_median(o, wt), 1), details=details)
+    out["lip_bt1359_share"] = Score(round(sync.bt1359_share(offsets_ms=o), 4), details=details)
+    t = times[decided]
+    span = float(t.max() - t.min())
+    if len(decided) < 4 or span < MIN_DRIFT_SPAN_S:
+        out["lip_drift_ms_per_s"] = Score.unscored(f"speech windows span {span:.1f} s, too short for a drift fit", **details)
+        return out
+    # the drift is the sound's, common to every face: slopes between windows of the same face only, so
+    # that each face's own constant offset (one speaker dubbed) does not tilt it
+    slope = _within_face_slope(t, o, wt, chosen)
+    if slope is None or abs(slope - line.slope * 1000) > DRIFT_AGREE:
+        got = "none" if slope is None else f"{slope:.1f}"
+        reason = f"drift estimates disagree (windows {got}, whole clip {line.slope * 1000:.1f} ms/s)"
+        out["lip_drift_ms_per_s"] = Score.unscored(reason, **details)
+    else:
+        out["lip_drift_ms_per_s"] = Score(round(slope, 2), details=details)
+    return out
+
+
+def _within_face_slope(t: np.ndarray, o: np.ndarray, w: np.ndarray, face: np.ndarray) -> float | None:
+    """Weighted median of the slopes between pairs of windows of the same face (Theil-Sen with one intercept per face)."""
+    i, j = np.triu_indices(len(t), k=1)
+    same = (face[i] == face[j]) & (np.abs(t[j] - t[i]) > 1e-9)
+    if not same.any():
+        return None
+    i, j = i[same], j[same]
+    return sync.weighted_median((o[j] - o[i]) / (t[j] - t[i]), w[i] * w[j])
 
 
 def _signals(*, mouth: np.ndarray, speech: np.ndarray, rate: int = SIGNALS_RATE) -> MouthSignals:
@@ -262,7 +582,7 @@ def _scores(
         "line_score": round(line.score, 4),
         "line_margin": round(line.score - line.runner_up, 4),
         "windows": [
-            LipWindow(t=round(float(t), 3), offset_ms=round(float(o), 1), confidence=round(float(c), 4))
+            LipWindow(t=round(float(t), 3), offset_ms=round(float(o), 1), confidence=round(float(c), 4), face=face)
             for t, o, c in zip(w.times[ok], off_ms[ok], conf_w[ok], strict=True)
         ],
     }
@@ -290,7 +610,7 @@ def _scores(
     return out
 
 
-@analyzer("lipsync", version=4, outputs=OUTPUTS)  # 4: mouth darkness, mesh every 0.2 s
+@analyzer("lipsync", version=5, outputs=OUTPUTS, watches=(FACES_WATCH,))  # 5: every face, speaker turns
 def lipsync(ctx: ClipContext) -> dict[str, Score]:
     """Lip offset, drift, confidence and BT.1359 share (speech and mouth track shared through ``ctx.memo``)."""
     d = ctx.decoded

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from workbench.metrics.spec import BUILTIN, MetricSpec, Score
 
 if TYPE_CHECKING:
-    from workbench.metrics.context import ClipContext
+    from workbench.metrics.context import ClipContext, Watch
 
 ClipFn = Callable[["ClipContext"], dict[str, Score]]
 FeatureFn = Callable[["ClipContext"], Any]
@@ -47,6 +47,9 @@ class Analyzer:
     batch: BatchFn | None = None
     default: bool = True
     """Whether runs use this analyzer when the config names no metrics."""
+    watches: tuple[Watch[Any], ...] = ()
+    """Results it reads that are computed from the full-resolution frames during the decode
+    (:class:`~workbench.metrics.context.Watch`): the engine attaches them to the clip's context."""
 
     @property
     def is_batch(self) -> bool:
@@ -75,14 +78,22 @@ def analyzer(
     version: int,
     outputs: Sequence[MetricSpec],
     default: bool = True,
+    watches: Sequence[Watch[Any]] = (),
 ) -> Callable[[ClipFn], ClipFn]:
     """Decorator registering a per-clip analyzer ``fn(ctx) -> {metric: Score}``."""
 
     def deco(fn: ClipFn) -> ClipFn:
-        register(Analyzer(name=name, version=version, outputs=tuple(outputs), fn=fn, default=default))
+        register(
+            Analyzer(name=name, version=version, outputs=tuple(outputs), fn=fn, default=default, watches=tuple(watches))
+        )
         return fn
 
     return deco
+
+
+def watches_of(analyzers: Sequence[Analyzer]) -> tuple[Watch[Any], ...]:
+    """The watches the given analyzers read, each once (in first-seen order)."""
+    return tuple(dict.fromkeys(w for a in analyzers for w in a.watches))
 
 
 def list_analyzers() -> list[Analyzer]:

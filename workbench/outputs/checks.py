@@ -38,6 +38,18 @@ Outcome = Literal["pass", "fail", "cant_tell"]
 LIP_EARLY_MS, LIP_LATE_MS = 45.0, 125.0
 #: The looser level: ITU-R BT.1359-1 acceptability thresholds, +90 ms / -185 ms.
 LIP_ACCEPTABLE_EARLY_MS, LIP_ACCEPTABLE_LATE_MS = 90.0, 185.0
+#: A speaker turn (several faces taking turns) is judged on its own when its own confidence reaches
+#: this z: the lip-sync metric's threshold for a clip (``workbench.metrics.lipsync.MIN_CONFIDENCE``;
+#: below it the metric reports no offset). Weaker turns are shown in the evidence, not judged.
+TURN_MIN_Z = 2.5
+#: Speaking face: a face counts as speaking when the mouth-speech correlation stands this far above
+#: chance (the same z, ``lipsync.MIN_CONFIDENCE``: below it the metric cannot tell a speaking mouth
+#: from chance, FINDINGS of issue 14 and the README's poor-sound cases).
+SPEAKING_MIN_Z = 2.5
+#: With fewer faces seen speaking than the prompt has on-screen speakers, the check fails only when
+#: at most this share of the speech went to no face (else the missing speaker may hide in the
+#: undecided speech: can't tell). A quarter: a two-speaker exchange gives each speaker about half.
+SPEAKING_MAX_UNDECIDED = 0.25
 #: Foley: the same asymmetric window for a visible event and its sound (sound late is tolerated more:
 #: metric-methods.md "Foley timing", after BT.1359 and the audio-visual integration window).
 FOLEY_EARLY_MS, FOLEY_LATE_MS = 45.0, 125.0
@@ -83,6 +95,12 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec(
         "lip_sync_acceptable", "Lip sync (acceptable)", "Is the lip offset at least acceptable, if noticeable?",
         "ITU-R BT.1359 acceptability: audio at most 90 ms early, 185 ms late", ("lip_offset_ms", "lip_drift_ms_per_s"),
+    ),
+    CheckSpec(
+        "speaking_face", "Speaking face", "Is the line spoken by a face we can see, each speaker by their own face?",
+        "a face's mouth follows the speech (lip-sync confidence z >= 2.5); as many faces speak as the prompt has "
+        "speakers, unless over a quarter of the speech went to no face",
+        ("lip_confidence",),
     ),
     CheckSpec(
         "foley_timing", "Foley timing", "Is each prompted sound heard when its visible cause happens?",
@@ -179,6 +197,22 @@ def line_ends(r: Readings) -> tuple[float, float, float]:
     )
 
 
+def face_words(turn: Mapping[str, Any]) -> str:
+    """A face of a speaker turn in words: "the face on the left (face 1)"."""
+    where = {"left": "on the left", "right": "on the right", "centre": "in the centre"}.get(str(turn.get("position")))
+    return f"the face {where} (face {turn.get('face')})" if where else f"face {turn.get('face')}"
+
+
+def judged_turns(r: Readings) -> list[Mapping[str, Any]]:
+    """The speaker turns of a clip where several faces take turns, read confidently enough to judge
+    (:data:`TURN_MIN_Z`); empty for a one-face clip."""
+    off = r.get("lip_offset_ms")
+    if off is None or (off.details or {}).get("mode") != "multi":
+        return []
+    turns = [t for t in off.details.get("turns") or [] if t.get("offset_ms") is not None]
+    return [t for t in turns if t.get("z") is not None and float(t["z"]) >= TURN_MIN_Z]
+
+
 def _lip(check: CheckName, early: float, late: float, r: Readings) -> Verdict:
     missing = _missing(check, r)
     if missing is not None:
@@ -188,16 +222,30 @@ def _lip(check: CheckName, early: float, late: float, r: Readings) -> Verdict:
         return _cant(check, off.reason)
     start, mid, end = line_ends(r)
     window = f"within -{early:g}/+{late:g} ms"
+
+    def out_by(o: float) -> float:
+        return max(-early - o, o - late)
+
+    # several faces taking turns: each turn is judged, so one speaker out of sync fails the clip
+    turns = judged_turns(r)
+    bad = [t for t in turns if out_by(float(t["offset_ms"])) > 0]
+    if bad:
+        t = max(bad, key=lambda t: out_by(float(t["offset_ms"])))
+        when = f"{float(t['start_s']):.1f}-{float(t['end_s']):.1f} s"
+        return _fail(check, f"{face_words(t)}: {_voice(float(t['offset_ms']))} at {when} (needs {window})")
     outside = [o for o in (start, mid, end) if not -early <= o <= late]
     drift = r["lip_drift_ms_per_s"]
     drifting = drift.value is not None and abs(end - start) >= 1.0
     if not outside:
         if drifting:
             return _pass(check, f"{_voice(start)} at the start, {_voice(end)} by the end of the line ({window})")
+        if len({t["face"] for t in turns}) > 1:
+            t = max(turns, key=lambda t: abs(float(t["offset_ms"])))
+            return _pass(check, f"every speaker's turn {window}; the farthest: {face_words(t)}, {_voice(float(t['offset_ms']))}")
         return _pass(check, f"{_voice(mid)} ({window})")
     if drifting and -early <= start <= late:
         return _fail(check, f"drifts: {_voice(start)} at the start, {_voice(end)} by the end of the line ({window})")
-    worst = max((start, mid, end), key=lambda o: max(-early - o, o - late))
+    worst = max((start, mid, end), key=out_by)
     return _fail(check, f"{_voice(worst)} (needs {window})")
 
 
@@ -211,6 +259,45 @@ def lip_sync_acceptable(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
     """BT.1359 acceptability (the looser level)."""
     e = expect.lip_sync_acceptable
     return _lip("lip_sync_acceptable", e.early_ms or LIP_ACCEPTABLE_EARLY_MS, e.late_ms or LIP_ACCEPTABLE_LATE_MS, r)
+
+
+def speaking_face(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """A face's mouth follows the speech; with several speakers in the prompt, as many faces speak."""
+    missing = _missing("speaking_face", r)
+    if missing is not None:
+        return missing
+    e = expect.speaking_face
+    need_z = e.min_confidence if e.min_confidence is not None else SPEAKING_MIN_Z
+    max_undecided = e.max_undecided if e.max_undecided is not None else SPEAKING_MAX_UNDECIDED
+    conf = r["lip_confidence"]
+    off = r.get("lip_offset_ms")
+    why = (off.reason if off is not None and off.reason else conf.reason) or ""
+    if why.startswith("speech, but no visible mouth moves"):
+        n = (conf.details or {}).get("faces")
+        seen = f" ({n} face{'s' if n != 1 else ''} on screen)" if n else ""
+        return _fail("speaking_face", f"a voice speaks but no visible mouth moves{seen}")
+    if conf.value is None:
+        return _cant("speaking_face", conf.reason)
+    d = conf.details or {}
+    if conf.value < need_z:
+        return _cant("speaking_face", f"no face's mouth clearly follows the speech (z {conf.value:.2f} < {need_z:g})")
+    turns = [t for t in d.get("turns") or [] if t.get("face") is not None]
+    faces = list(dict.fromkeys(t["face"] for t in turns))
+    want = len(prompt.on_screen())
+    if not turns:
+        return _cant("speaking_face", "no speech could be given to a face")
+    said = ", ".join(f"{face_words(next(t for t in turns if t['face'] == f))}" for f in faces)
+    if want > 1 and len(faces) < want:
+        spoken = sum(float(t["end_s"]) - float(t["start_s"]) for t in turns)
+        speech = float(d.get("speech_s") or 0.0)
+        undecided = max(0.0, 1.0 - spoken / speech) if speech > 0 else 1.0
+        only = f"only {said} is seen speaking; the prompt has {want} speakers"
+        if undecided <= max_undecided:
+            return _fail("speaking_face", only)
+        return _cant("speaking_face", f"{only}, but {undecided:.0%} of the speech could not be given to a face")
+    if len(faces) == 1:
+        return _pass("speaking_face", f"{said} speaks (z {conf.value:.1f})")
+    return _pass("speaking_face", f"{len(faces)} faces take turns: {said} (z {conf.value:.1f})")
 
 
 # -- foley ----------------------------------------------------------------------------------------
@@ -350,6 +437,7 @@ CheckFn = Callable[[Readings, Prompt, Expect], Verdict]
 RUNNERS: dict[str, CheckFn] = {
     "lip_sync": lip_sync,
     "lip_sync_acceptable": lip_sync_acceptable,
+    "speaking_face": speaking_face,
     "foley_timing": foley_timing,
     "acoustic_match": acoustic_match,
     "mute_test": mute_test,
@@ -359,7 +447,7 @@ RUNNERS: dict[str, CheckFn] = {
 
 def applies(check: str, prompt: Prompt) -> bool:
     """Whether a prompt asks for what the check tests."""
-    if check in ("lip_sync", "lip_sync_acceptable"):
+    if check in ("lip_sync", "lip_sync_acceptable", "speaking_face"):
         return bool(prompt.dialogue)
     if check == "foley_timing":
         return bool(prompt.foley)
@@ -545,6 +633,7 @@ def verdict_table(summary: pd.DataFrame, *, width: int | None = None) -> pd.Data
 SHORT = {
     "lip_sync": "lips",
     "lip_sync_acceptable": "lips ok",
+    "speaking_face": "face",
     "foley_timing": "foley",
     "acoustic_match": "room",
     "mute_test": "mute",

@@ -5,7 +5,8 @@ Used by ``notebooks/clip_detail.ipynb`` and the explorer. Metric evidence is rea
 declared once, in :mod:`workbench.metrics.evidence`): windowed lip offsets and the offset line
 (``lip_offset_ms``), the mouth opening against the speech envelope (``lip_confidence``), the
 free decays behind RT60 (``rt60_s``), and the prompted foley events as found in the picture and
-the sound (``foley_offset_ms``).
+the sound (``foley_offset_ms``), and who speaks when: the speaking face's box per turn
+(``lip_offset_ms``, ``turns``).
 """
 
 from __future__ import annotations
@@ -23,14 +24,17 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from workbench.errors import MediaError
-from workbench.media import MediaInfo, load_audio, probe
+from workbench.media import MediaInfo, frame_at, load_audio, probe
 from workbench.metrics.evidence import (
     DECAYS,
     FOLEY_EVENTS,
+    LIP_FRAME,
+    LIP_TURNS,
     LIP_WINDOWS,
     MOUTH_SIGNALS,
     Decay,
     FoleyEvent,
+    LipTurn,
     LipWindow,
 )
 from workbench.metrics.registry import metric_specs
@@ -74,6 +78,15 @@ def lip_windows(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
         return None
     df = pd.DataFrame(rows, columns=list(LipWindow.__annotations__)).dropna(subset=["t", "offset_ms"])
     return (LIP_WINDOWS[0], df.astype(float)) if len(df) else None
+
+
+def speaker_turns(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
+    """Who speaks when (:class:`LipTurn`: ``face``, ``position``, ``start_s``, ``end_s``, ``frames``, ``box``,
+    ``offset_ms``, ...) and the metric holding them."""
+    rows = _records(details, LIP_TURNS)
+    if rows is None:
+        return None
+    return LIP_TURNS[0], pd.DataFrame(rows, columns=list(LipTurn.__annotations__))
 
 
 def foley_rows(details: Mapping[str, Any]) -> tuple[str, pd.DataFrame] | None:
@@ -277,6 +290,44 @@ class ClipDetail:
         ax.set_ylabel("z-score")
         ax.legend(fontsize=8, loc="upper right")
         ax.set_title(f"mouth vs speech ({metric})", fontsize=9)
+        return fig
+
+    def turns_frame(self) -> pd.DataFrame | None:
+        """The speaker turns (None when the lip-sync analyzer stored none)."""
+        got = speaker_turns(self.details)
+        return None if got is None else got[1]
+
+    def faces_figure(self, *, max_turns: int = 4, side: int = 480) -> Figure | None:
+        """The speaking face of each turn: a frame from the middle of the turn with the face's box drawn.
+
+        None when no turn is stored or the clip cannot be read.
+        """
+        got = speaker_turns(self.details)
+        if got is None or self.clip_path is None:
+            return None
+        metric, turns = got
+        turns = turns[turns["box"].notna()].head(max_turns)
+        if turns.empty:
+            return None
+        metric_d, key = LIP_FRAME
+        frame = (self.details.get(metric_d) or {}).get(key) or [self.info.width if self.info else 0, 0]
+        from matplotlib.patches import Rectangle
+
+        fig = Figure(figsize=(3.2 * len(turns), 2.6), layout="constrained")
+        axes = fig.subplots(1, len(turns), squeeze=False)[0]
+        for ax, t in zip(axes, turns.itertuples(), strict=True):
+            try:
+                img = frame_at(self.clip_path, (float(t.start_s) + float(t.end_s)) / 2, max_side=side)
+            except MediaError:
+                return None
+            s = img.shape[1] / float(frame[0] or img.shape[1])
+            x0, y0, x1, y1 = (float(v) * s for v in t.box)
+            ax.imshow(img)
+            ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="#f1c40f", lw=2))
+            off = "" if t.offset_ms is None or pd.isna(t.offset_ms) else f", {float(t.offset_ms):+.0f} ms"
+            ax.set_title(f"face {t.face} ({t.position}) {float(t.start_s):.1f}-{float(t.end_s):.1f} s{off}", fontsize=8)
+            ax.set_axis_off()
+        fig.suptitle(f"who speaks when ({metric})", fontsize=9)
         return fig
 
     def offsets_figure(self) -> Figure | None:

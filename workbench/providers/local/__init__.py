@@ -55,7 +55,7 @@ class LocalProvider(Provider):
     capabilities: ClassVar[Capabilities] = Capabilities(durations_s=(1.0, 30.0))
     resumable: ClassVar[bool] = False  # re-rendering is free and deterministic
     #: Bump when a change to the renderer (``synth/``) changes the clips it renders.
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: two-speaker prompts render a face per speaker
     max_concurrency: ClassVar[int] = os.cpu_count() or 1
 
     def __init__(self, variant: str) -> None:

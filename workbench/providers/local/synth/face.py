@@ -1,5 +1,8 @@
 """A real talking face: ``skimage.data.astronaut()`` with its mouth animated by a speech envelope.
 
+Several speakers get the photo once each, side by side; every second copy is mirrored left to
+right, so a two-shot shows two faces turned towards each other, each mouth moving on its own lines.
+
 The photo is of a real person, so real face-landmark models (MediaPipe face mesh) find the face and
 its lips. The lip geometry below was measured once on that photo with MediaPipe face mesh
 (0.10.21, static mode; inner-lip contours of points 78-13-308 and 78-14-308, chin 152). In the photo
@@ -42,6 +45,8 @@ MAX_OPEN_SRC = 13.0
 OPEN_LEVELS = 64
 _INTERIOR_RGB = np.array([62.0, 22.0, 28.0], np.float32)
 _ROI_SRC = (182.0, 128.0, 268.0, 204.0)
+#: The photo's width (pixels): a mirrored copy shows source column ``x`` at ``SRC_WIDTH - 1 - x``.
+SRC_WIDTH = 512
 
 #: Face height as a fraction of the face panel's shorter side, by shot size.
 SHOT_FACE_FRACTION = {
@@ -60,6 +65,14 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     img = np.ascontiguousarray(data.astronaut())
+    img.setflags(write=False)
+    return img
+
+
+@lru_cache(maxsize=1)
+def astronaut_mirrored() -> np.ndarray:
+    """The photo mirrored left to right, RGB uint8 (512, 512, 3), read-only."""
+    img = np.ascontiguousarray(astronaut()[:, ::-1])
     img.setflags(write=False)
     return img
 
@@ -111,14 +124,21 @@ def mouth_track(
 
 @dataclass(frozen=True)
 class FacePlacement:
-    """Where the photo lands in the frame: ``frame = scale * src + (tx, ty)``."""
+    """Where the photo lands in the frame: ``frame = scale * shown + (tx, ty)``.
+
+    ``shown`` is the photo as drawn: the photo itself, or with ``mirror`` the photo flipped left to
+    right (source column ``x`` shown at ``SRC_WIDTH - 1 - x``).
+    """
 
     scale: float
     tx: float
     ty: float
+    mirror: bool = False
 
     def to_frame(self, x: float, y: float) -> tuple[float, float]:
-        """Map a source point to frame pixels."""
+        """Map a point of the photo (source pixels, as measured on the photo) to frame pixels."""
+        if self.mirror:
+            x = SRC_WIDTH - 1 - x
         return self.scale * x + self.tx, self.scale * y + self.ty
 
     @property
@@ -128,7 +148,7 @@ class FacePlacement:
         x1, y1 = self.to_frame(_UPPER_INNER_LIP[-1, 0], _UPPER_INNER_LIP[-1, 1])
         return {
             "center": [round((x0 + x1) / 2, 1), round((y0 + y1) / 2, 1)],
-            "width_px": round(x1 - x0, 1),
+            "width_px": round(abs(x1 - x0), 1),
             "max_opening_px": round(MAX_OPEN_SRC * self.scale, 1),
         }
 
@@ -137,15 +157,17 @@ class FacePlacement:
         """Face box (x0, y0, x1, y1) in frame pixels."""
         x0, y0 = self.to_frame(FACE_BOX_SRC[0], FACE_BOX_SRC[1])
         x1, y1 = self.to_frame(FACE_BOX_SRC[2], FACE_BOX_SRC[3])
+        x0, x1 = min(x0, x1), max(x0, x1)
         return round(x0), round(y0), round(x1), round(y1)
 
 
-def place_face(*, panel: tuple[int, int, int, int], shot: str) -> FacePlacement:
+def place_face(*, panel: tuple[int, int, int, int], shot: str, mirror: bool = False) -> FacePlacement:
     """Scale and offset that put the face in the middle of ``panel`` (x, y, w, h) at the shot's size."""
     x, y, w, h = panel
     scale = SHOT_FACE_FRACTION.get(shot, 0.47) * min(w, h) / FACE_HEIGHT_SRC
     cx, cy = x + 0.5 * w, y + 0.47 * h
-    return FacePlacement(scale, cx - scale * FACE_CENTER_SRC[0], cy - scale * FACE_CENTER_SRC[1])
+    fcx = SRC_WIDTH - 1 - FACE_CENTER_SRC[0] if mirror else FACE_CENTER_SRC[0]
+    return FacePlacement(scale, cx - scale * fcx, cy - scale * FACE_CENTER_SRC[1], mirror)
 
 
 class FaceRenderer:
@@ -159,11 +181,14 @@ class FaceRenderer:
         (x, y, w, h) of the face panel.
     shot : str
         Prompt shot size (sets the face size).
+    mirror : bool
+        Draw the photo mirrored left to right (the second face of a two-shot).
     """
 
-    def __init__(self, frame: np.ndarray, *, panel: tuple[int, int, int, int], shot: str) -> None:
-        self.placement = p = place_face(panel=panel, shot=shot)
-        img = astronaut()
+    def __init__(self, frame: np.ndarray, *, panel: tuple[int, int, int, int], shot: str, mirror: bool = False) -> None:
+        self.placement = p = place_face(panel=panel, shot=shot, mirror=mirror)
+        self.mirror = mirror
+        self._img = img = astronaut_mirrored() if mirror else astronaut()
         px, py, pw, ph = panel
         m = np.array([[p.scale, 0.0, p.tx], [0.0, p.scale, p.ty]])
         warped = cv2.warpAffine(img, m, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
@@ -173,17 +198,20 @@ class FaceRenderer:
         # mouth region in frame pixels, clipped to the panel
         x0, y0 = p.to_frame(_ROI_SRC[0], _ROI_SRC[1])
         x1, y1 = p.to_frame(_ROI_SRC[2], _ROI_SRC[3])
+        x0, x1 = min(x0, x1), max(x0, x1)
         fx0, fy0 = max(int(np.floor(x0)), px), max(int(np.floor(y0)), py)
         fx1, fy1 = min(int(np.ceil(x1)), px + pw), min(int(np.ceil(y1)), py + ph)
         self.roi = (fx0, fy0, fx1, fy1)
         yy, xx = np.mgrid[fy0:fy1, fx0:fx1].astype(np.float64)
         xs, ys = (xx - p.tx) / p.scale, (yy - p.ty) / p.scale
-        yu = np.interp(xs, _UPPER_INNER_LIP[:, 0], _UPPER_INNER_LIP[:, 1])
-        gap = np.interp(xs, _UPPER_INNER_LIP[:, 0], _LOWER_INNER_LIP_Y - _UPPER_INNER_LIP[:, 1], left=0.0, right=0.0)
+        # the lip geometry was measured on the photo: a mirrored copy looks it up at the photo's own column
+        xg = SRC_WIDTH - 1 - xs if mirror else xs
+        yu = np.interp(xg, _UPPER_INNER_LIP[:, 0], _UPPER_INNER_LIP[:, 1])
+        gap = np.interp(xg, _UPPER_INNER_LIP[:, 0], _LOWER_INNER_LIP_Y - _UPPER_INNER_LIP[:, 1], left=0.0, right=0.0)
         u = np.clip((ys - yu) / (_CHIN_Y - yu), 0.0, 1.0)
         half_w = _MOUTH_HALF_W + (_JAW_HALF_W - _MOUTH_HALF_W) * u
-        prof = np.sqrt(np.clip(1 - ((xs - _MOUTH_CX) / half_w) ** 2, 0.0, 1.0))
-        prof_lip = np.sqrt(np.clip(1 - ((xs - _MOUTH_CX) / _MOUTH_HALF_W) ** 2, 0.0, 1.0))
+        prof = np.sqrt(np.clip(1 - ((xg - _MOUTH_CX) / half_w) ** 2, 0.0, 1.0))
+        prof_lip = np.sqrt(np.clip(1 - ((xg - _MOUTH_CX) / _MOUTH_HALF_W) ** 2, 0.0, 1.0))
         gap = gap + _CLOSE_MARGIN * prof_lip  # close a little more than the measured gap: no teeth left
         fade = np.clip((_CHIN_Y + _JAW_FADE - ys) / _JAW_FADE, 0.0, 1.0)
         fade = fade * fade * (3 - 2 * fade)
@@ -211,7 +239,7 @@ class FaceRenderer:
 
     def _warp(self, o: float) -> np.ndarray:
         sy = self._ys + self._shift0 + np.float32(o) * self._shift1
-        out = cv2.remap(astronaut(), self._xs, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        out = cv2.remap(self._img, self._xs, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         if o > 0:
             # interior alpha, anti-aliased over one frame pixel at the gap edges
             edge = np.float32(1.0 / self._scale)

@@ -11,7 +11,7 @@ import numpy as np
 from workbench.prompt import Prompt
 from workbench.providers.local.synth import face, scene
 from workbench.providers.local.synth.encode import encode_mp4
-from workbench.providers.local.synth.mix import SR, render_audio, to_audio_time, voiced_intervals
+from workbench.providers.local.synth.mix import PRE_S, SR, _speech, render_audio, to_audio_time, voiced_intervals
 from workbench.providers.local.synth.sounds import foley_kind
 from workbench.providers.local.synth.variants import VARIANTS, VariantParams, variant_params
 
@@ -42,21 +42,45 @@ def _r(x: float | None, nd: int = 4) -> float | None:
     return None if x is None else round(float(x), nd)
 
 
-def _frames(prompt: Prompt, lay: scene.Layout, openings: np.ndarray) -> Iterator[np.ndarray]:
-    """The picture, frame by frame: the face with its mouth opening, and the foley stage at ``k / FPS``."""
-    bg = scene.background(lay.width, lay.height)
-    fr = face.FaceRenderer(bg, panel=lay.face, shot=prompt.shot)
+def _renderers(prompt: Prompt, lay: scene.Layout) -> list[face.FaceRenderer]:
+    """One face per on-screen speaker, left to right; every second one mirrored (a two-shot faces inwards)."""
+    base = scene.background(lay.width, lay.height)
+    out = []
+    for i, panel in enumerate(lay.face_panels):
+        fr = face.FaceRenderer(base, panel=panel, shot=prompt.shot, mirror=i % 2 == 1)
+        base = fr.base
+        out.append(fr)
+    return out
+
+
+def _frames(prompt: Prompt, lay: scene.Layout, openings: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """The picture, frame by frame: each face with its own mouth opening, and the foley stage at ``k / FPS``."""
+    faces = _renderers(prompt, lay)
     events = [scene.StageEvent(foley_kind(ev), ev.at_s, i) for i, ev in enumerate(prompt.foley)]
     sx, sy, sw, sh = lay.stage
     stage = scene.Stage((sw, sh), events)
-    for k, o in enumerate(openings):
-        img = fr.base.copy()
-        fr.draw(img, float(o))
+    base = faces[-1].base
+    for k in range(len(openings[0])):
+        img = base.copy()
+        for fr, o in zip(faces, openings, strict=True):
+            fr.draw(img, float(o[k]))
         img[sy : sy + sh, sx : sx + sw] = stage.draw(k / FPS)
         yield img
 
 
-def _timing_truth(prompt: Prompt, params: VariantParams, lines: list[dict], speech: np.ndarray) -> dict:
+def _speech_of(prompt: Prompt, speaker: str) -> np.ndarray:
+    """One speaker's dry speech on the picture timeline, exactly as it sits in the mix (``mix._speech`` of their lines)."""
+    d = prompt.duration_s
+    n = int(round((d + 2 * PRE_S) * SR))
+    mine = tuple(line for line in prompt.dialogue if line.speaker == speaker)
+    dry, _ = _speech(prompt.model_copy(update={"dialogue": mine}), n)
+    i0 = int(round(PRE_S * SR))
+    return dry[i0 : i0 + int(round(d * SR))]
+
+
+def _timing_truth(
+    prompt: Prompt, params: VariantParams, lines: list[dict], speech: np.ndarray, who: dict[str, int] | None = None
+) -> dict:
     d = prompt.duration_s
 
     def at(t: float) -> float:
@@ -87,6 +111,7 @@ def _timing_truth(prompt: Prompt, params: VariantParams, lines: list[dict], spee
                     "text": ln["text"],
                     "language": ln["language"],
                     "speaker": ln["speaker"],
+                    **({"face": who.get(ln["speaker"])} if who else {}),
                     "voice": ln["voice"],
                     "words": [
                         {"text": w["text"], "start_s": _r(at(w["start_s"]))}
@@ -109,7 +134,10 @@ def _timing_truth(prompt: Prompt, params: VariantParams, lines: list[dict], spee
         "foley": foley,
         "speech_segments": segments,
         "voiced_intervals_s": voiced,
-        "picture_speech_segments": [{"start_s": _r(ln["start_s"]), "end_s": _r(ln["end_s"])} for ln in lines],
+        "picture_speech_segments": [
+            {"start_s": _r(ln["start_s"]), "end_s": _r(ln["end_s"]), **({"face": who.get(ln["speaker"])} if who else {})}
+            for ln in lines
+        ],
     }
 
 
@@ -139,14 +167,27 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
     ``audio_onset_s``, ``kind``), ``speech_segments`` (audio time: ``start_s``, ``end_s``, ``text``,
     ``language``, ``words``), ``voiced_intervals_s``, ``speech_to_background_db``, ``stem_rms_dbfs``,
     ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1).
+
+    With several on-screen speakers (:meth:`workbench.prompt.Prompt.on_screen`) each has a face of
+    its own, side by side, whose mouth moves only on that speaker's lines: ``faces`` lists them left
+    to right (``speaker``, ``position``, ``bbox``, ``mouth``, ``mirrored``, ``mouth_opening``),
+    every speech segment names its ``face`` (index into ``faces``), and ``face`` / ``mouth_opening``
+    describe the first. Who speaks when is ``speech_segments`` (audio time) by ``face``.
     """
     params = variant_params(variant, seed=seed)
-    lay = scene.layout_for(prompt.aspect_ratio)
+    cast = prompt.on_screen()
+    lay = scene.layout_for(prompt.aspect_ratio, faces=len(cast))
     n_frames = int(round(prompt.duration_s * FPS))
     audio = render_audio(prompt, params, seed=seed)
-    openings = face.mouth_track(y=audio.speech_picture, sr=SR, n_frames=n_frames, fps=FPS, lead_s=MOUTH_LEAD_MS / 1000)
+
+    def mouth(y: np.ndarray) -> np.ndarray:
+        return face.mouth_track(y=y, sr=SR, n_frames=n_frames, fps=FPS, lead_s=MOUTH_LEAD_MS / 1000)
+
+    # with several speakers each mouth moves only on its own speaker's lines
+    openings = [mouth(audio.speech_picture)] if len(cast) <= 1 else [mouth(_speech_of(prompt, sp.name)) for sp in cast]
     data = encode_mp4(_frames(prompt, lay, openings), audio.y, width=lay.width, height=lay.height, fps=FPS, sr=SR)
-    placement = face.place_face(panel=lay.face, shot=prompt.shot)
+    placements = [face.place_face(panel=p, shot=prompt.shot, mirror=i % 2 == 1) for i, p in enumerate(lay.face_panels)]
+    placement = placements[0]
     facts = audio.truth
     lo, hi = prompt.acoustics.expected_rt60_s()
     truth = {
@@ -160,7 +201,9 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
         "width": lay.width,
         "height": lay.height,
         "sample_rate": SR,
-        **_timing_truth(prompt, params, audio.lines, audio.speech_picture),
+        **_timing_truth(
+            prompt, params, audio.lines, audio.speech_picture, {sp.name: i for i, sp in enumerate(cast)} if len(cast) > 1 else None
+        ),
         "rt60_s": _r(facts["rt60_s"]),
         "rt60_target_s": _r(facts["rt60_target_s"]),
         "rt60_expected_range_s": [lo, hi],
@@ -183,6 +226,18 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
             "image": "skimage.data.astronaut",
         },
         "mouth_lead_ms": MOUTH_LEAD_MS,
-        "mouth_opening": [round(float(o), 3) for o in openings],
+        "mouth_opening": [round(float(o), 3) for o in openings[0]],
     }
+    if len(cast) > 1:
+        truth["faces"] = [
+            {
+                "speaker": sp.name,
+                "position": sp.position,
+                "bbox": list(pl.face_box),
+                "mouth": pl.mouth,
+                "mirrored": pl.mirror,
+                "mouth_opening": [round(float(o), 3) for o in op],
+            }
+            for sp, pl, op in zip(cast, placements, openings, strict=True)
+        ]
     return RenderedClip(data=data, ground_truth=truth)

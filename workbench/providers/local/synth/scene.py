@@ -11,6 +11,7 @@ fade out slowly, so no other motion competes with the approach.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -31,21 +32,39 @@ _FLOOR = (150, 150, 158)
 
 @dataclass(frozen=True)
 class Layout:
-    """Frame size and the two panels, each (x, y, w, h)."""
+    """Frame size and the panels, each (x, y, w, h): the face area, the foley stage, and one panel per face."""
 
     width: int
     height: int
     face: tuple[int, int, int, int]
     stage: tuple[int, int, int, int]
+    faces: tuple[tuple[int, int, int, int], ...] = ()
+    """One panel per speaker's face, left to right across :attr:`face` (empty: one face fills it)."""
+
+    @property
+    def face_panels(self) -> tuple[tuple[int, int, int, int], ...]:
+        """The panels the faces are drawn in, left to right."""
+        return self.faces or (self.face,)
 
 
-def layout_for(aspect_ratio: str) -> Layout:
-    """Face panel and foley stage for an aspect ratio (side by side, or stacked for 9:16)."""
+def layout_for(aspect_ratio: str, *, faces: int = 1) -> Layout:
+    """Face area and foley stage for an aspect ratio (side by side, or stacked for 9:16).
+
+    With several ``faces`` the face area is split into that many panels side by side, one per
+    speaker (each face sized by the shot for its own panel).
+    """
     w, h = FRAME_SIZES[aspect_ratio]
     if aspect_ratio == "9:16":
-        return Layout(w, h, face=(0, 0, w, 480), stage=(0, 480, w, h - 480))
-    split = 520 if aspect_ratio == "16:9" else 320
-    return Layout(w, h, face=(0, 0, split, h), stage=(split, 0, w - split, h))
+        lay = Layout(w, h, face=(0, 0, w, 480), stage=(0, 480, w, h - 480))
+    else:
+        split = 520 if aspect_ratio == "16:9" else 320
+        lay = Layout(w, h, face=(0, 0, split, h), stage=(split, 0, w - split, h))
+    if faces <= 1:
+        return lay
+    fx, fy, fw, fh = lay.face
+    edges = [fx + round(i * fw / faces) for i in range(faces + 1)]
+    panels = tuple((a, fy, b - a, fh) for a, b in itertools.pairwise(edges))
+    return Layout(lay.width, lay.height, lay.face, lay.stage, panels)
 
 
 def contact_frame_time(at_s: float, fps: float) -> float:
