@@ -140,7 +140,9 @@ class Music(_Model):
 
 
 #: The creator's checks (:mod:`workbench.outputs.checks`), in the order tables show them.
-CheckName = Literal["lip_sync", "lip_sync_acceptable", "foley_timing", "acoustic_match", "mute_test", "mix_balance"]
+CheckName = Literal[
+    "lip_sync", "lip_sync_acceptable", "spoken_line", "foley_timing", "acoustic_match", "mute_test", "mix_balance"
+]
 
 
 class LipSyncExpect(_Model):
@@ -155,6 +157,18 @@ class LipSyncAcceptableExpect(_Model):
 
     early_ms: float | None = Field(default=None, gt=0, le=1000)
     late_ms: float | None = Field(default=None, gt=0, le=1000)
+
+
+class SpokenLineExpect(_Model):
+    """The spoken line: how far the words may stray and when the line may start.
+
+    Unset: word error rate 0.75, a quarter of the words missing, the start within 0.5 s of the
+    prompt's (the sources are in ``workbench.outputs.checks``).
+    """
+
+    max_wer: float | None = Field(default=None, ge=0, le=5)
+    max_missing_share: float | None = Field(default=None, ge=0, le=1)
+    start_tolerance_s: float | None = Field(default=None, gt=0, le=30)
 
 
 class FoleyExpect(_Model):
@@ -201,6 +215,7 @@ class Expect(_Model):
 
     lip_sync: LipSyncExpect = LipSyncExpect()
     lip_sync_acceptable: LipSyncAcceptableExpect = LipSyncAcceptableExpect()
+    spoken_line: SpokenLineExpect = SpokenLineExpect()
     foley_timing: FoleyExpect = FoleyExpect()
     acoustic_match: AcousticExpect = AcousticExpect()
     mute_test: MuteExpect = MuteExpect()

@@ -6,7 +6,10 @@ proxy, the noise floor and the ambience level, a coarse space class, and a 0..1 
 against the prompt's expected RT60 range and shot size.
 
 ``mix``: is the dialogue intelligible over music and ambience? Speech-to-background ratio
-while speech is active, and dialogue-gated loudness.
+while speech is active, and dialogue-gated loudness. Speech is gated by the learned voice
+activity (Silero VAD, :mod:`workbench.metrics.voice`) where that model is installed, else by the
+statistical gate (:func:`workbench.metrics.kernels.levels.speech_activity`); ``benchmarks/validate_speech.py``
+measured both on speech over music and ambience (README, "The spoken line": voice activity).
 
 Both read one shared :class:`AudioScene` (slot :data:`SCENE` of the clip's memo), computed once per clip.
 Methods and references are in :mod:`workbench.metrics.kernels.reverb` and
@@ -40,6 +43,7 @@ from workbench.metrics.kernels.levels import (
 from workbench.metrics.kernels.reverb import Rt60Estimate, early_late_ratio, impulsive_onsets, rt60_blind, rt60_ml
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import ACOUSTIC, MIX, Score
+from workbench.metrics.voice import learned_activity
 from workbench.prompt import RT60_RANGES, Prompt
 
 #: Fewer free decays than this: no RT60 (abstain).
@@ -302,18 +306,35 @@ def _match(rt: Rt60Estimate, elr: np.ndarray, prompt: Prompt | None) -> Score:
     return Score(round(rt_score * shot_score, 4), details=details)
 
 
-def mix_scores(scene: AudioScene, prompt: Prompt | None) -> dict[str, Score]:
-    """The ``mix`` analyzer's scores for one scene (see :func:`mix`)."""
+def learned_mask(voice: np.ndarray, n: int) -> np.ndarray:
+    """A 100 Hz activity mask cut or padded to ``n`` frames of :data:`HOP_S`."""
+    out = np.zeros(n, dtype=bool)
+    k = min(n, len(voice))
+    out[:k] = np.asarray(voice[:k], dtype=bool)
+    return out
+
+
+def mix_scores(scene: AudioScene, prompt: Prompt | None, *, voice: np.ndarray | str | None = None) -> dict[str, Score]:
+    """The ``mix`` analyzer's scores for one scene (see :func:`mix`).
+
+    ``voice`` is the learned voice activity on the 100 Hz grid; when it is None or a reason (the
+    model is missing), the scene's statistical gate is used instead and the details say so.
+    """
     names = ("speech_to_background_db", "dialogue_loudness_lufs")
     if prompt is not None and not prompt.dialogue:
         return {k: Score.unscored("prompt has no dialogue") for k in names}
     if scene.silent:
         return {k: Score.unscored("silent audio track") for k in names}
     assert scene.vad is not None
-    if scene.vad.mask.sum() * HOP_S < 0.3:
-        return {k: Score.unscored("no speech detected") for k in names}
-    sb = speech_to_background(y=scene.y, sr=scene.sr, mask=scene.vad.mask, hop_s=HOP_S)
+    if isinstance(voice, np.ndarray) and scene.sr == 16000:
+        mask, gate = learned_mask(voice, len(scene.vad.mask)), "silero"
+    else:
+        mask, gate = scene.vad.mask, "statistical" + (f" ({voice})" if isinstance(voice, str) else "")
+    if mask.sum() * HOP_S < 0.3:
+        return {k: Score.unscored("no speech detected", gate=gate) for k in names}
+    sb = speech_to_background(y=scene.y, sr=scene.sr, mask=mask, hop_s=HOP_S)
     details = {
+        "gate": gate,
         "speech_fraction": round(sb.speech_fraction, 3),
         "speech_lufs": None if sb.speech_lufs is None else round(sb.speech_lufs, 2),
         "background_lufs": None if sb.background_lufs is None else round(sb.background_lufs, 2),
@@ -348,7 +369,7 @@ def acoustic(ctx: ClipContext) -> dict[str, Score]:
     return acoustic_scores(scene, ctx.prompt)
 
 
-@analyzer("mix", version=1, outputs=MIX)
+@analyzer("mix", version=2, outputs=MIX)  # 2: speech gated by the learned voice activity (Silero)
 def mix(ctx: ClipContext) -> dict[str, Score]:
     """Dialogue-to-background balance of the clip."""
     names = ("speech_to_background_db", "dialogue_loudness_lufs")
@@ -357,4 +378,5 @@ def mix(ctx: ClipContext) -> dict[str, Score]:
     scene = scene_for(ctx)
     if isinstance(scene, str):
         return _all_unscored(names, scene)
-    return mix_scores(scene, ctx.prompt)
+    va = learned_activity(ctx.decoded, ctx.memo)
+    return mix_scores(scene, ctx.prompt, voice=va if isinstance(va, str) else va.active)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.prompt import Prompt
-from workbench.providers.local.synth import face, scene
+from workbench.providers.local.synth import face, lips, scene
 from workbench.providers.local.synth.encode import encode_mp4
-from workbench.providers.local.synth.mix import SR, render_audio, to_audio_time, voiced_intervals
+from workbench.providers.local.synth.mix import SR, line_truth, render_audio, to_audio_time, voiced_intervals
 from workbench.providers.local.synth.sounds import foley_kind
 from workbench.providers.local.synth.variants import VARIANTS, VariantParams, variant_params
 
@@ -145,6 +145,9 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
     n_frames = int(round(prompt.duration_s * FPS))
     audio = render_audio(prompt, params, seed=seed)
     openings = face.mouth_track(y=audio.speech_picture, sr=SR, n_frames=n_frames, fps=FPS, lead_s=MOUTH_LEAD_MS / 1000)
+    if params.bilabial_lips:  # the articulated variant: the lips shut for /p b m/ and part on the release
+        shut = [(float(b["close_s"]), float(b["release_s"])) for ln in audio.lines for b in ln.get("bilabials", [])]
+        openings = lips.close_lips(openings, fps=FPS, closures=shut)
     data = encode_mp4(_frames(prompt, lay, openings), audio.y, width=lay.width, height=lay.height, fps=FPS, sr=SR)
     placement = face.place_face(panel=lay.face, shot=prompt.shot)
     facts = audio.truth
@@ -184,5 +187,6 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
         },
         "mouth_lead_ms": MOUTH_LEAD_MS,
         "mouth_opening": [round(float(o), 3) for o in openings],
+        **line_truth(audio.lines, params, prompt.duration_s),
     }
     return RenderedClip(data=data, ground_truth=truth)
