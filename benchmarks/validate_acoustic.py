@@ -358,8 +358,8 @@ def mix_gate(y: np.ndarray, gate: str) -> np.ndarray | None:
     statistical gate (``statistical``, the gate before analyzer version 2)."""
     if gate == "statistical":
         return None
-    from workbench.metrics.speechmodels import SILERO_CHUNK, silero_probs
     from workbench.metrics.kernels.vad import activity_from_probs
+    from workbench.metrics.speechmodels import SILERO_CHUNK, silero_probs
     from workbench.metrics.voice import grid_length
 
     p = silero_probs(y=np.asarray(y, dtype=np.float32), sr=SR)

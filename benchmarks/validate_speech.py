@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -44,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -269,7 +270,7 @@ def tables_espeak(rows: list[dict]) -> None:
                 if not g:
                     continue
                 werr = [r["wer"] - r["truth_wer"] for r in g if r["wer"] is not None]
-                n, med, p90 = summary(werr)
+                _n, med, p90 = summary(werr)
                 timed = [r for r in g if r["start_s"] is not None]
                 sn, smed, sp90 = summary([1000 * (r["start_s"] - r["truth_start_s"]) for r in timed])
                 out.append([
@@ -295,11 +296,20 @@ def tables_espeak(rows: list[dict]) -> None:
           f" (n {len(right)}), wrong lines in quiet max {fmt(max((r['fit_margin'] for r in wrong), default=None), 1)} (n {len(wrong)});"
           f" prompt line not alignable: wrong {sum(r['line_fits'] is False for r in rows if r['cond'] == 'wrong')},"
           f" right {sum(r['line_fits'] is False for r in rows if r['cond'] == 'right')}")  # fmt: skip
-    heard_right = [r["wer"] for r in rows if r["cond"] == "right" and r["bed"] != "reverb" and r["wer"] is not None and r["heard"]]
+    heard_right = [
+        r["wer"] for r in rows if r["cond"] == "right" and r["bed"] != "reverb" and r["wer"] is not None and r["heard"]
+    ]
     heard_wrong = [r["wer"] for r in rows if r["cond"] == "wrong" and r["bed"] != "reverb" and r["wer"] is not None]
-    print(f"WER without reverberation: right lines max {fmt(max(heard_right, default=None))}, wrong lines min {fmt(min(heard_wrong, default=None))}")
-    miss = {c: [r["missing"] / r["n_words"] for r in rows if r["cond"] == c and r["bed"] != "reverb" and r["n_words"]] for c in ("right", "half")}
-    print(f"missing share without reverberation: right lines max {fmt(max(miss['right'], default=None))}, half lines min {fmt(min(miss['half'], default=None))}")
+    print(
+        f"WER without reverberation: right lines max {fmt(max(heard_right, default=None))}, wrong lines min {fmt(min(heard_wrong, default=None))}"
+    )
+    miss = {
+        c: [r["missing"] / r["n_words"] for r in rows if r["cond"] == c and r["bed"] != "reverb" and r["n_words"]]
+        for c in ("right", "half")
+    }
+    print(
+        f"missing share without reverberation: right lines max {fmt(max(miss['right'], default=None))}, half lines min {fmt(min(miss['half'], default=None))}"
+    )
     print(f"CPU per case (analysis incl. Whisper, one thread): median {np.median([r['cpu_s'] for r in rows]):.2f} s")
 
 
@@ -392,7 +402,9 @@ def shift_audio(y: np.ndarray, ms: float) -> np.ndarray:
 
 def one_face(opening: np.ndarray, times: np.ndarray) -> MouthTrack:
     n = len(times)
-    return MouthTrack(times, opening[None, :], np.full((1, n), np.nan), np.full((1, n, 2), np.nan), np.full((1, n), np.nan))
+    return MouthTrack(
+        times, opening[None, :], np.full((1, n), np.nan), np.full((1, n, 2), np.nan), np.full((1, n), np.nan)
+    )
 
 
 def phonetic_reading(y: np.ndarray, track: MouthTrack, prompt: Prompt | None) -> dict[str, Any]:
@@ -435,7 +447,10 @@ def run_phonetic(quick: bool) -> list[dict]:
                 corr, why = correlation_reading(d, y, memo)
                 rows.append({"group": "articulated", "clip": p.id, "shift_ms": s, "truth_ms": s, "phonetic": ph,
                              "corr_ms": corr, "corr_reason": why, "bilabials": n_truth})  # fmt: skip
-                print(f"articulated {p.id} {s:+7.1f} phonetic={fmt(ph['offset_ms'], 1)} (n {ph['n']}, z {ph['z']}) corr={fmt(corr, 1)}", flush=True)
+                print(
+                    f"articulated {p.id} {s:+7.1f} phonetic={fmt(ph['offset_ms'], 1)} (n {ph['n']}, z {ph['z']}) corr={fmt(corr, 1)}",
+                    flush=True,
+                )
     if not (REAL / "talking_faces").is_dir():
         print(f"note: {REAL} not present: real clips skipped")
         return rows
@@ -450,7 +465,10 @@ def run_phonetic(quick: bool) -> list[dict]:
             corr, why = correlation_reading(clip, ys, memo) if clip is not None else (None, "no face mesh on the crop")
             rows.append({"group": "real", "clip": name, "shift_ms": s, "truth_ms": None, "phonetic": ph, "corr_ms": corr,
                          "corr_reason": why})  # fmt: skip
-            print(f"real {name:22s} {s:+7.1f} phonetic={fmt(ph['offset_ms'], 1)} (n {ph['n']}, z {ph['z']}) corr={fmt(corr, 1)}", flush=True)
+            print(
+                f"real {name:22s} {s:+7.1f} phonetic={fmt(ph['offset_ms'], 1)} (n {ph['n']}, z {ph['z']}) corr={fmt(corr, 1)}",
+                flush=True,
+            )
     return rows
 
 
@@ -475,7 +493,9 @@ def tables_phonetic(rows: list[dict]) -> None:
 
     art = [r for r in rows if r["group"] == "articulated"]
     if art:
-        print("\n### Phonetic vs correlation lip offset, `local/articulated` (lips close for /p b m/), audio shifted -200..+200 ms\n")
+        print(
+            "\n### Phonetic vs correlation lip offset, `local/articulated` (lips close for /p b m/), audio shifted -200..+200 ms\n"
+        )
         out = []
         for clip in sorted({r["clip"] for r in art}):
             g = [r for r in art if r["clip"] == clip]
@@ -518,8 +538,14 @@ def tables_phonetic(rows: list[dict]) -> None:
                         "correlation raw lag (ms)", "phonetic scored at shifts"], out))  # fmt: skip
         for label, e in (("phonetic", rel_p), ("correlation", rel_c)):
             n, med, p90 = summary(e)
-            print(f"{label}: relative to each clip's in-sync reading, n {n}, median {fmt(med, 1)} ms, p90 {fmt(p90, 1)} ms")
-        ins = [(r["clip"], r["phonetic"]["offset_ms"]) for r in real if r["shift_ms"] == 0.0 and r["phonetic"]["offset_ms"] is not None]
+            print(
+                f"{label}: relative to each clip's in-sync reading, n {n}, median {fmt(med, 1)} ms, p90 {fmt(p90, 1)} ms"
+            )
+        ins = [
+            (r["clip"], r["phonetic"]["offset_ms"])
+            for r in real
+            if r["shift_ms"] == 0.0 and r["phonetic"]["offset_ms"] is not None
+        ]
         within = sum(abs(v) <= 60 for _, v in ins)
         print(f"target |offset| <= 60 ms on >= 80 % of in-sync English clips with enough events: {within}/{len(ins)}")
 
@@ -559,9 +585,13 @@ def run_vad(quick: bool) -> list[dict]:
             alone = (10 ** ((ls - lb) / 20) * b).astype(np.float32)
             alone = alone / max(1.0, np.abs(alone).max() / 0.9)
             for k, m in detectors(alone).items():
-                rows.append({"voice": v, "bed": bed, "sbr_db": None, "detector": k, "false_alarm_s": float(m.sum()) / 100})
+                rows.append(
+                    {"voice": v, "bed": bed, "sbr_db": None, "detector": k, "false_alarm_s": float(m.sum()) / 100}
+                )
         print("vad voice", v, "done", flush=True)
-    nospeech = [GEN / "ambience" / f for f in ("universe1_other_case11_rain_night.mp4", "universe1_other_case12_boat_waves.mp4")]
+    nospeech = [
+        GEN / "ambience" / f for f in ("universe1_other_case11_rain_night.mp4", "universe1_other_case12_boat_waves.mp4")
+    ]
     nospeech += [GEN / "foley" / f for f in ("universe1_other_case8_fireworks_bursts.mp4", "universe1_other_case6_fire_crackling.mp4",
                                              "universe1_instrument_case6_drums_boy.mp4", "lova_vggsound_ice_walk_lova.mp4",
                                              "lova_vggsound_ice_walk_foleycrafter.mp4")]  # fmt: skip
@@ -622,9 +652,12 @@ def tables_vad(rows: list[dict]) -> None:
                 cells.append(" / ".join(f"{np.nanmean([r[m] for r in g]):.2f}" for m in ("precision", "recall", "f1")))
         out.append([f"{ratio:+.0f} dB", *cells])
     print(md_table(["speech over bed", *dets], out))
-    alone = {k: [r["false_alarm_s"] for r in rows if r.get("sbr_db", 0) is None and "clip" not in r and r["detector"] == k] for k in dets}
+    alone = {
+        k: [r["false_alarm_s"] for r in rows if r.get("sbr_db", 0) is None and "clip" not in r and r["detector"] == k]
+        for k in dets
+    }
     clips = {k: [r for r in rows if "clip" in r and r["detector"] == k] for k in dets}
-    print("\nfalse alarms (s of \"speech\") on sound without speech:")
+    print('\nfalse alarms (s of "speech") on sound without speech:')
     print(md_table(["detector", "beds alone (mean s per ~10 s)", "real + generated clips without speech (s, total)"],
                    [[k, float(np.mean(alone[k])) if alone[k] else None,
                      f"{sum(r['false_alarm_s'] for r in clips[k]):.1f} of {sum(r['dur_s'] for r in clips[k]):.0f} s ({len(clips[k])} clips)"]
@@ -677,7 +710,7 @@ def run_delivery(quick: bool) -> list[dict]:
             y = u.y.astype(np.float64)
             iv = voiced_intervals(y, sr=SR)
             span = iv[-1][1] - iv[0][0]
-            pauses = sum(b[0] - a[1] for a, b in zip(iv[:-1], iv[1:], strict=True) if b[0] - a[1] > 0.25)
+            pauses = sum(b[0] - a[1] for a, b in itertools.pairwise(iv) if b[0] - a[1] > 0.25)
             dict_al = force_align(y=place(y, "quiet"), words=words)  # the dictionary's syllables of the text
             syl = sum(1 for w in (dict_al.words if dict_al else []) for ph in w.phones if ph.name in VOWELS)
             a = analyse(place(y, "quiet"), line_prompt(line))
@@ -699,7 +732,9 @@ def tables_delivery(rows: list[dict]) -> None:
                         sum(x is None for x in v)])  # fmt: skip
     real = [r["share"] for r in rows if r["test"] == "voiced_real" and r["share"] is not None]
     if real:
-        out.append(["real talking clips (voiced)", len(real), float(np.median(real)), f"{min(real):.2f}-{max(real):.2f}", 0])
+        out.append(
+            ["real talking clips (voiced)", len(real), float(np.median(real)), f"{min(real):.2f}-{max(real):.2f}", 0]
+        )
     print(md_table(["case", "n", "median voiced share", "range", "no speech read"], out))
     rr = [r for r in rows if r["test"] == "rate" and r["measured"] is not None]
     if rr:
@@ -708,7 +743,9 @@ def tables_delivery(rows: list[dict]) -> None:
               f"p90 {100 * np.percentile(np.abs(rel), 90):.1f} %, bias {100 * np.median(rel):+.1f} %")  # fmt: skip
         for wpm in (90, 130, 175, 230, 300):
             g = [r for r in rr if r["wpm"] == wpm]
-            print(f"  {wpm} wpm: measured {np.mean([r['measured'] for r in g]):.2f} syll/s, truth {np.mean([r['truth'] for r in g]):.2f}")
+            print(
+                f"  {wpm} wpm: measured {np.mean([r['measured'] for r in g]):.2f} syll/s, truth {np.mean([r['truth'] for r in g]):.2f}"
+            )
 
 
 # --------------------------------------------------------------------------- generated clips
@@ -744,7 +781,9 @@ def tables_generated(rows: list[dict]) -> None:
     print("\nother talking clips (no line quoted: the transcript alone):")
     for r in rows:
         if not r["line"]:
-            print(f"- {r['clip'].split('/')[-1]}: log-prob {fmt(r['avg_logprob'])}, {fmt(r['rate'], 1)} syll/s: {(r['kept'] or r['reason'] or '')[:80]}")
+            print(
+                f"- {r['clip'].split('/')[-1]}: log-prob {fmt(r['avg_logprob'])}, {fmt(r['rate'], 1)} syll/s: {(r['kept'] or r['reason'] or '')[:80]}"
+            )
 
 
 # --------------------------------------------------------------------------- languages
@@ -787,7 +826,9 @@ def _jsonable(x: Any) -> Any:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", nargs="+", choices=list(SECTIONS), default=list(SECTIONS))
-    ap.add_argument("--out", type=Path, default=ROOT / "results" / "validate_speech", help="where each section's rows are kept")
+    ap.add_argument(
+        "--out", type=Path, default=ROOT / "results" / "validate_speech", help="where each section's rows are kept"
+    )
     ap.add_argument("--tables", action="store_true", help="print the tables from the kept rows (run nothing)")
     ap.add_argument("--quick", action="store_true", help="a few cases per section (a smoke run)")
     args = ap.parse_args(argv)

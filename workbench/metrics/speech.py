@@ -61,7 +61,6 @@ from workbench.metrics.kernels.words import WerResult, WordOp, line_of_ops, norm
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import LIP_PHONETIC, SPEECH, Score
 from workbench.metrics.speechmodels import (
-    SR,
     ModelUnavailable,
     Transcript,
     Word,
@@ -326,7 +325,7 @@ def _score_lines(out: SpokenLine, scorable: list[LineResult], htimes: list[tuple
     out.overall = word_alignment(ref=ref, hyp=out.hyp)
     out.confirmed = {o.hyp_index for o in out.overall.ops if o.op == "equal" and o.hyp_index is not None}
     owner = line_of_ops(out.overall.ops, spans)
-    for li, (r, (a, b)) in enumerate(zip(scorable, spans, strict=True)):
+    for li, (r, (a, _b)) in enumerate(zip(scorable, spans, strict=True)):
         ops = [o for o, ln in zip(out.overall.ops, owner, strict=True) if ln == li]
         r.wer = sum(o.op != "equal" for o in ops) / r.n_words if r.n_words else None
         r.missing = [o.ref for o in ops if o.op == "delete" and o.ref is not None]

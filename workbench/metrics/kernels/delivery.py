@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -62,7 +63,7 @@ def speaking_rate(*, words: Sequence[AlignedWord], pause_s: float = PAUSE_S) -> 
     if len(words) < 2:
         return None
     span = words[-1].end - words[0].start
-    pauses = sum(max(0.0, b.start - a.end) for a, b in zip(words[:-1], words[1:], strict=True) if b.start - a.end > pause_s)
+    pauses = sum(max(0.0, b.start - a.end) for a, b in itertools.pairwise(words) if b.start - a.end > pause_s)
     t = span - pauses
     if t <= 0:
         return None
@@ -94,9 +95,7 @@ def asks_whisper(delivery: str) -> bool:
     return any(w in WHISPER_WORDS for w in _tokens(delivery))
 
 
-def voiced_share(
-    *, voicing: np.ndarray, active: np.ndarray, threshold: float = VOICED_THRESHOLD
-) -> float | None:
+def voiced_share(*, voicing: np.ndarray, active: np.ndarray, threshold: float = VOICED_THRESHOLD) -> float | None:
     """Share of active frames that are voiced (None without activity)."""
     a = np.asarray(active, dtype=bool)
     n = min(len(a), len(voicing))
