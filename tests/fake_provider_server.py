@@ -11,7 +11,7 @@ The scenario is ``+``-joined tokens that inject faults for every request under t
 ``r429``        the first submission is answered 429 with ``Retry-After: 1`` (Kling: code 1303)
 ``e500``        the first submission is answered 500
 ``p500``        the first poll is answered 500
-``slowpoll``    the first poll answers only after 1.5 s
+``slowpoll``    the first poll answers only after 4 s (the client waits 2 s: a sure timeout, and room for a loaded machine)
 ``auth``        every API call is 401 (the error body echoes the key, to test redaction)
 ``quota``       submission refused for lack of credit (Kling 1102, Replicate 402, ...)
 ``policy``      submission refused by content moderation (Kling 1301, fal 422, DashScope ...)
@@ -429,7 +429,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self._once("p500", "poll"):
             raise _Reply(500, err500)
         if self._once("slowpoll", "poll"):
-            time.sleep(1.5)
+            time.sleep(4.0)
 
     def _after_accept(self) -> None:
         """Lost-answer faults, after the job was created: cut the connection, or answer too late."""

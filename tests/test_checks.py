@@ -238,3 +238,56 @@ def test_votes_are_compared_with_usable_takes() -> None:
     assert usable_agreement(prefs, usable) == (pytest.approx(1.0), 4)
     rho, n = usable_agreement(prefs.iloc[:2], usable)
     assert n == 2 and rho != rho  # NaN: fewer than 3 models
+
+
+def _run_with(tmp_path: Path, expect: dict, *, offset_ms: float = 150.0, repeats: int = 1) -> Path:
+    """A scored run folder: clips of one dialogue prompt at a lip offset, its config carrying ``expect``."""
+    from workbench.rundir import RunDir, RunInfo
+
+    run = RunDir(tmp_path / f"run-{len(list(tmp_path.iterdir()))}")
+    run.path.mkdir()
+    p = prompt("office-short-line")
+    samples, rows = [], []
+    for r in range(repeats):
+        sid = f"office-short-line__m__r{r}"
+        samples.append(Sample(sid, p.id, "m", "x/m", r, "k", status="ok", clip=f"clips/{r}.mp4", clip_sha256=str(r)))
+        rows += [
+            {"sample_id": sid, "prompt_id": p.id, "model": "m", "repeat": r, "clip_sha256": str(r),
+             "metric": "lip_offset_ms", "value": offset_ms, "reason": "", "analyzer_version": 4},
+            {"sample_id": sid, "prompt_id": p.id, "model": "m", "repeat": r, "clip_sha256": str(r),
+             "metric": "lip_drift_ms_per_s", "value": None, "reason": "too short", "analyzer_version": 4},
+        ]  # fmt: skip
+    run.write_samples(samples)
+    pd.DataFrame(rows).to_csv(run.scores_path, index=False)
+    run.write_info(RunInfo(
+        config={"name": "t", "expect": expect}, suite={"name": "s", "prompts": [p.model_dump(mode="json")]},
+        template_version="t", workbench_version="0", started="2026-01-01T00:00:00",
+    ))  # fmt: skip
+    return run.path
+
+
+def test_a_comparisons_expect_block_changes_its_verdicts(tmp_path: Path) -> None:
+    from workbench.outputs.checks import run_verdicts
+    from workbench.rundir import RunDir
+
+    def lip(expect: dict) -> str:
+        v = run_verdicts(RunDir(_run_with(tmp_path, expect)))
+        return v.set_index("check").loc["lip_sync", "outcome"]
+
+    assert lip({}) == "fail"  # 150 ms late: outside BT.1359's 125 ms
+    assert lip({"lip_sync": {"late_ms": 185}}) == "pass"
+
+
+def test_compare_reports_check_pass_rates_run_over_run(tmp_path: Path) -> None:
+    from workbench.outputs.compare import compare_runs, to_text
+
+    only_lips = {"skip": ["acoustic_match", "mute_test", "mix_balance"]}
+    before = _run_with(tmp_path, only_lips, offset_ms=200.0, repeats=10)  # every take late
+    after = _run_with(tmp_path, only_lips, offset_ms=20.0, repeats=10)  # every take in sync
+    cmp = compare_runs([before, after])
+    row = cmp.checks.set_index("check").loc["lip_sync"]
+    assert (row["old"], row["new"], row["new_n"], row["verdict"]) == (0.0, 1.0, 10, "better")
+    assert cmp.checks.set_index("check").loc["usable", "verdict"] == "better"
+    assert "Checks (pass rates with 95 % Wilson intervals" in to_text(cmp)
+    same = compare_runs([before, _run_with(tmp_path, only_lips, offset_ms=190.0, repeats=10)])
+    assert same.checks.set_index("check").loc["lip_sync", "verdict"] == "within noise"

@@ -266,7 +266,8 @@ def test_dask_scores_and_leaderboard_are_identical_to_in_process(dask_exec, tmp_
     finally:
         remote.close()
     (tmp_path / "c").mkdir()
-    shutil.copy(tmp_path / "b" / "samples.jsonl", tmp_path / "c")
+    for name in ("samples.jsonl", "run.json"):  # the cells and the config (prompts, expectations) of run b
+        shutil.copy(tmp_path / "b" / name, tmp_path / "c")
     write_scores(tmp_path / "c", samples, scores, analyzers)
     write_leaderboard(tmp_path / "c")
     assert dask_exec.nthreads() == 2  # closing the joined client left the cluster running

@@ -146,7 +146,8 @@ def test_every_notebook_executes_on_a_real_run(local_run, reported_run, tmp_path
     executed = nbformat.read(reported_run / "compare.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     html = (reported_run / "report.html").read_text()
-    assert all(m in html for m in MODELS) and html.count("<video") == len(PROMPTS) * len(MODELS)
+    assert all(m in html for m in MODELS) and html.count('<video controls preload="metadata"') == len(PROMPTS) * len(MODELS)
+    assert html.count('id="wb-player"') == 1  # and one shared player for the shots x models matrix
 
     for key in ("explore_default", "explore"):
         assert WIDGET_MIME in _mimes(done[key]), f"{key}: the explorer widget was not built"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from conftest import make_mp4
-from fake_provider_server import ENV, KEYS, SIGNATURE, UNSET, FakeProviderServer
+from fake_provider_server import KEYS, SIGNATURE
 
 from workbench.config import parse_config
 from workbench.errors import ConfigError, ProviderError
@@ -32,27 +32,7 @@ PROMPT = "glass-on-table"  # 5 s
 FAST = {"poll_interval_s": 0.05, "backoff_s": 0.01, "max_backoff_s": 5, "max_retries": 2, "timeout_s": 20}
 
 
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(KEYS).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_figures(monkeypatch):
-    """Figures cost ~0.3 s per clip and test nothing about providers: skip them here."""
-    monkeypatch.setattr("workbench.pipeline.write_figures", lambda *a, **k: None)
-
-
-@pytest.fixture
-def keys(monkeypatch, server):
-    for k, v in ENV.items():
-        monkeypatch.setenv(k, v)
-    for k in UNSET:
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("WORKBENCH_GCS_BASE_URL", server.url("gcs", "ok"))
-    return ENV
+pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
 
 
 def _cfg(providers, **kw):
@@ -170,7 +150,7 @@ FAULTS = [
     ("ltx/ltx-2-pro", "r429", {}, ("ok", None, None)),
     ("replicate/google/veo-3.1", "e500", {}, ("ok", None, None)),
     ("gemini/veo-3.1-generate-001", "p500", {}, ("ok", None, None)),
-    ("dashscope/happyhorse-1.1-t2v", "slowpoll", {"timeout_s": 0.5}, ("ok", None, None)),
+    ("dashscope/happyhorse-1.1-t2v", "slowpoll", {"timeout_s": 2.0}, ("ok", None, None)),
     ("kling/kling-v2-6", "drop", {}, ("ok", None, None)),
     ("ltx/ltx-2-pro", "drop", {}, ("failed", "lost_in_transit", "probably billed")),
     ("fal/fal-ai/veo3.1", "dropall", {}, ("failed", "transient", "bytes")),

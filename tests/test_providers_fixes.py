@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_provider_server import KEYS, FakeProviderServer, use_fake_keys
+from fake_provider_server import KEYS
 from test_providers import _cfg, _entry, _run
 
 from workbench.cli.main import main
@@ -26,23 +26,7 @@ from workbench.providers.base import GenerationRequest
 from workbench.providers.http import FACT_KEYS, REWRITE_FIELDS
 from workbench.providers.registry import catalogue, get_provider
 
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(KEYS).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_figures(monkeypatch):
-    monkeypatch.setattr("workbench.pipeline.write_figures", lambda *a, **k: None)
-
-
-@pytest.fixture
-def keys(monkeypatch, server):
-    return use_fake_keys(monkeypatch, server)
-
+pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "A heavy door slams in a tiled corridor; a man says 'There it is.'"

@@ -14,31 +14,14 @@ import re
 import socket
 import time
 
-import pytest
-from fake_provider_server import KEYS, FakeProviderServer, use_fake_keys
+from fake_provider_server import KEYS
 from test_providers import _assert_no_secrets, _cfg, _entry, _run
 
 from workbench.generate import plan_cells
 from workbench.providers.registry import get_provider
 from workbench.rundir import Journal
 
-
-@pytest.fixture(scope="module")
-def server():
-    srv = FakeProviderServer(KEYS).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(autouse=True)
-def no_figures(monkeypatch):
-    monkeypatch.setattr("workbench.pipeline.write_figures", lambda *a, **k: None)
-
-
-@pytest.fixture
-def keys(monkeypatch, server):
-    return use_fake_keys(monkeypatch, server)
-
+pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
 
 LOOKUP = ["fal/fal-ai/veo3.1", "replicate/google/veo-3.1", "kling/kling-v2-6"]
 NO_LOOKUP = [

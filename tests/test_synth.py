@@ -341,6 +341,15 @@ def test_builtin_suite_renders_with_consistent_truth(tmp_path: Path) -> None:
         assert info.duration_s == pytest.approx(p.duration_s, abs=0.05)
 
 
+def test_the_rendered_mouth_lead_is_the_lag_the_lip_metric_removes() -> None:
+    """The local models' mouth leads the voice by the natural lag the lip-sync metric subtracts, so
+    local/synced reads about 0: the two constants live in two modules and must agree."""
+    from workbench.metrics.lipsync import NATURAL_LAG_MS
+    from workbench.providers.local.synth.render import MOUTH_LEAD_MS
+
+    assert MOUTH_LEAD_MS == NATURAL_LAG_MS
+
+
 # -- the spoken-line variants -----------------------------------------------------------------------
 
 

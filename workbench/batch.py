@@ -30,9 +30,9 @@ Example schedule::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -50,6 +50,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from workbench._util import atomic_write_json, slug
 from workbench.errors import ConfigError
 from workbench.prompt import read_yaml, validate_mapping
+
+log = logging.getLogger(__name__)
 
 MANIFEST_FORMAT = 1
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -347,8 +349,10 @@ class Batch:
         self.write_manifest()
         from workbench.report.render import write_index
 
-        with contextlib.suppress(Exception):  # the index is a convenience; the batch stands without it
+        try:
             write_index(self.root)
+        except Exception as exc:  # the index is a convenience; the batch stands without it
+            log.warning("results index not updated: %s: %s", type(exc).__name__, exc)
         return self.manifest()
 
 

@@ -79,6 +79,10 @@ class StoreError(WorkbenchError):
     """The clip store is inconsistent or cannot be written."""
 
 
+class UnknownModel(WorkbenchError, KeyError):
+    """An adapter factory does not know this model id (the registry turns it into a ConfigError with hints)."""
+
+
 class ProviderError(WorkbenchError):
     """A provider call failed; ``kind`` (an :data:`ErrorKind`) classifies it for the runner.
 

@@ -56,6 +56,10 @@ TOP_CELLS = 4
 MOUTH_MIN_COVERAGE = 0.5
 #: An envelope "has events" when its peak stands this many inter-quartile ranges above its median.
 EVENT_Z = 6.0
+#: A prompted event is "heard" when a strong onset (above the onset envelope's median + this many IQR,
+#: the rule ``workbench.metrics.foley.ONSET_IQR`` uses) lies within :data:`EVENT_HIT_TOL_S` of its stated time.
+EVENT_ONSET_IQR = 4.0
+EVENT_HIT_TOL_S = 0.3
 
 
 @dataclass(frozen=True)
@@ -273,14 +277,14 @@ def _features(ctx: ClipContext) -> dict[str, Any]:
     return mute_features(ctx.decoded, memo=ctx.memo, events_s=prompt_events(ctx.prompt))
 
 
-def _event_hits(feat: dict[str, Any], tol_s: float = 0.3) -> float | None:
+def _event_hits(feat: dict[str, Any], tol_s: float = EVENT_HIT_TOL_S) -> float | None:
     """Share of prompted event times with a strong audio onset within ``tol_s`` (None without events)."""
     times = feat.get("events_s") or []
     raw = np.asarray(feat["onset_raw"], dtype=np.float64)
     if not times or len(raw) == 0:
         return None
     q1, med, q3 = np.percentile(raw, [25, 50, 75])
-    thr = med + 4.0 * (q3 - q1) + 1e-9
+    thr = med + EVENT_ONSET_IQR * (q3 - q1) + 1e-9
     hits = 0
     for t in times:
         a, b = max(0, int((t - tol_s) * RATE)), min(len(raw), int((t + tol_s) * RATE) + 1)

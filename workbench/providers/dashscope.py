@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import Fact, HttpProvider, ModelSpec, body_json, check_params, http_error
@@ -147,6 +147,6 @@ class DashScopeProvider(HttpProvider):
 def make_dashscope(model: str, params: Mapping[str, Any]) -> DashScopeProvider:
     """Factory for ``dashscope/<model>``."""
     if model not in DASHSCOPE_MODELS:
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, (), provider_id=f"dashscope/{model}")
     return DashScopeProvider(model, params)

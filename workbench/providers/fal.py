@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import (
@@ -380,7 +380,7 @@ def make_fal(endpoint: str, params: Mapping[str, Any]) -> FalProvider:
     model = FAL_MODELS.get(endpoint)
     if model is None:
         if "audio_field" not in params or endpoint.count("/") < 1:
-            raise KeyError(endpoint)
+            raise UnknownModel(endpoint)
         spec = ModelSpec(endpoint, f"fal endpoint {endpoint} (uncatalogued)", 0.40, duration_range=(1, 20),
                          aspect_ratios=_AR3, price_note="assumed (uncatalogued: $0.40/s for the budget)")  # fmt: skip
         model = FalModel(spec, params.get("audio_field"))

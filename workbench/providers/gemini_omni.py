@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import Fact, HttpProvider, ModelSpec, check_params, get_key, same_origin, timeout_for
@@ -147,6 +147,6 @@ class GeminiOmniProvider(HttpProvider):
 def make_gemini_omni(model: str, params: Mapping[str, Any]) -> GeminiOmniProvider:
     """Factory for ``gemini/gemini-omni-*``."""
     if not model.startswith("gemini-omni"):
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, ("delivery", "submit_timeout_s"), provider_id=f"gemini/{model}")
     return GeminiOmniProvider(model, params)

@@ -32,7 +32,7 @@ import httpx
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import Fact, HttpProvider, ModelSpec, body_json, check_params, http_error
@@ -247,7 +247,7 @@ class KlingProvider(HttpProvider):
 def make_kling(model: str, params: Mapping[str, Any]) -> KlingProvider:
     """Factory for ``kling/<model_name>``."""
     if model not in KLING_MODELS:
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, ("mode",), provider_id=f"kling/{model}")
     return KlingProvider(model, params)
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import httpx
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import Fact, HttpProvider, ModelSpec, check_params, read_capped, transport_error
@@ -154,6 +154,6 @@ class LtxProvider(HttpProvider):
 def make_ltx(model: str, params: Mapping[str, Any]) -> LtxProvider:
     """Factory for ``ltx/<model>``."""
     if model not in LTX_MODELS:
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, ("resend_lost",), provider_id=f"ltx/{model}")
     return LtxProvider(model, params)

@@ -9,87 +9,49 @@ from __future__ import annotations
 
 import difflib
 import functools
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.errors import ConfigError
+from workbench.errors import ConfigError, UnknownModel
 from workbench.providers.base import Capabilities, Provider
 
+Factory = Callable[[str, Mapping[str, Any]], Provider]
 
-def _local(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.local import LocalProvider
 
-    return LocalProvider(model)
+def _lazy(target: str) -> Factory:
+    """A factory ``module:function`` imported on first use: a vendor's code loads only when a config names it."""
+    module, _, name = target.partition(":")
+
+    def factory(model: str, params: Mapping[str, Any]) -> Provider:
+        make: Factory = getattr(importlib.import_module(module), name)
+        return make(model, params)
+
+    return factory
 
 
 def _gemini(model: str, params: Mapping[str, Any]) -> Provider:
-    if model.startswith("gemini-omni"):
-        from workbench.providers.gemini_omni import make_gemini_omni
-
-        return make_gemini_omni(model, params)
-    from workbench.providers.veo import make_gemini_veo
-
-    return make_gemini_veo(model, params)
-
-
-def _vertex(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.veo import make_vertex_veo
-
-    return make_vertex_veo(model, params)
-
-
-def _kling(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.kling import make_kling
-
-    return make_kling(model, params)
-
-
-def _fal(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.fal import make_fal
-
-    return make_fal(model, params)
-
-
-def _replicate(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.replicate import make_replicate
-
-    return make_replicate(model, params)
-
-
-def _dashscope(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.dashscope import make_dashscope
-
-    return make_dashscope(model, params)
-
-
-def _ltx(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.ltx import make_ltx
-
-    return make_ltx(model, params)
-
-
-def _folder(model: str, params: Mapping[str, Any]) -> Provider:
-    from workbench.providers.folder import make_folder
-
-    return make_folder(model, params)
+    """Two protocols behind one key: Gemini Omni (Interactions API) and Veo 3.1 (predictLongRunning)."""
+    target = "gemini_omni:make_gemini_omni" if model.startswith("gemini-omni") else "veo:make_gemini_veo"
+    return _lazy(f"workbench.providers.{target}")(model, params)
 
 
 #: vendor prefix -> factory(model, params) returning an adapter.
-_FACTORIES: dict[str, Callable[[str, Mapping[str, Any]], Provider]] = {
-    "local": _local,
+_FACTORIES: dict[str, Factory] = {
+    "local": _lazy("workbench.providers.local:make_local"),
     "gemini": _gemini,  # Veo 3.1 (predictLongRunning) and Gemini Omni (Interactions API)
-    "vertex": _vertex,  # Veo 3.1 on Vertex AI
-    "kling": _kling,
-    "fal": _fal,
-    "replicate": _replicate,
-    "dashscope": _dashscope,  # HappyHorse, Wan
-    "ltx": _ltx,
-    "folder": _folder,  # bring your own clips
+    "vertex": _lazy("workbench.providers.veo:make_vertex_veo"),  # Veo 3.1 on Vertex AI
+    "kling": _lazy("workbench.providers.kling:make_kling"),
+    "fal": _lazy("workbench.providers.fal:make_fal"),
+    "replicate": _lazy("workbench.providers.replicate:make_replicate"),
+    "dashscope": _lazy("workbench.providers.dashscope:make_dashscope"),  # HappyHorse, Wan
+    "ltx": _lazy("workbench.providers.ltx:make_ltx"),
+    "folder": _lazy("workbench.providers.folder:make_folder"),  # bring your own clips
 }
 
 
-def register_provider(vendor: str, factory: Callable[[str, Mapping[str, Any]], Provider]) -> None:
+def register_provider(vendor: str, factory: Factory) -> None:
     """Register an adapter factory for ``vendor/...`` ids (one line per new provider module)."""
     _FACTORIES[vendor] = factory
 
@@ -266,7 +228,7 @@ def get_provider(provider_id: str, params: Mapping[str, Any] | None = None) -> P
         )
     try:
         return factory(model, dict(params or {}))
-    except KeyError:
+    except UnknownModel:
         hint = difflib.get_close_matches(provider_id, known_model_ids(), n=3)
         raise ConfigError(
             f"unknown model {provider_id!r}" + (f"; did you mean {', '.join(hint)}?" if hint else ""),

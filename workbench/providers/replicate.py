@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import Fact, HttpProvider, ModelSpec, check_params, same_origin
@@ -217,7 +217,7 @@ def make_replicate(model_ref: str, params: Mapping[str, Any]) -> ReplicateProvid
     model = REPLICATE_MODELS.get(model_ref)
     if model is None:
         if "audio_field" not in params or model_ref.count("/") != 1:
-            raise KeyError(model_ref)
+            raise UnknownModel(model_ref)
         spec = ModelSpec(model_ref, f"Replicate model {model_ref} (uncatalogued)", 0.40, duration_range=(1, 20),
                          aspect_ratios=_AR3, price_note="assumed (uncatalogued: $0.40/s for the budget)")  # fmt: skip
         model = ReplicateModel(spec, params.get("audio_field"))

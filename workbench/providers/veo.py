@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 import httpx
 
-from workbench.errors import ProviderError
+from workbench.errors import ProviderError, UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus
 from workbench.providers.http import (
@@ -398,7 +398,7 @@ VERTEX_PARAMS = ("project", "location", "storage_uri")
 def make_gemini_veo(model: str, params: Mapping[str, Any]) -> GeminiVeoProvider:
     """Factory for ``gemini/veo-*`` (any ``veo-`` id; the live model list decides availability)."""
     if not model.startswith("veo-"):
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, GEMINI_VEO_PARAMS, provider_id=f"gemini/{model}")
     return GeminiVeoProvider(model, params)
 
@@ -406,6 +406,6 @@ def make_gemini_veo(model: str, params: Mapping[str, Any]) -> GeminiVeoProvider:
 def make_vertex_veo(model: str, params: Mapping[str, Any]) -> VertexVeoProvider:
     """Factory for ``vertex/veo-*``."""
     if not model.startswith("veo-"):
-        raise KeyError(model)
+        raise UnknownModel(model)
     check_params(params, VERTEX_PARAMS, provider_id=f"vertex/{model}")
     return VertexVeoProvider(model, params)

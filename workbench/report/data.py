@@ -131,7 +131,7 @@ class ReportData:
         by_sample = {s.sample_id: s for s in self.samples}
         reasons = {sid: g for sid, g in verdicts.groupby("sample_id", sort=False)}
         models = list(dict.fromkeys(s.model for s in self.samples))
-        head = "".join(f"<th>{html.escape(m)}</th>" for m in models)
+        header = "".join(f"<th>{html.escape(m)}</th>" for m in models)
         rows = []
         for p in self.prompts:
             cells = []
@@ -155,7 +155,8 @@ class ReportData:
                         + (f"<small>{html.escape(_truncate(r.why))}</small>" if r.colour != "green" else "")
                         + "</span>"
                     )
-                cells.append(f"<td>{''.join(parts) or '–'}</td>")
+                tally = f"<b>{int(t['usable'].sum())}/{len(t)} usable</b>" if len(t) > 1 else ""  # with repeats
+                cells.append(f"<td>{tally}{''.join(parts) or '–'}</td>")
             rows.append(f'<tr><th title="{html.escape(p.canonical_text())}">{html.escape(p.id)}</th>{"".join(cells)}</tr>')
         legend = (
             '<p class="wb-legend"><span class="wb-green">usable</span><span class="wb-amber">no failure, but a check '
@@ -169,7 +170,7 @@ class ReportData:
         )
         return (
             "<h2>Shots × models</h2>" + legend + player
-            + f'<table class="wb-matrix"><thead><tr><th>shot</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            + f'<table class="wb-matrix"><thead><tr><th>shot</th>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
         )  # fmt: skip
 
     def leaderboard_html(self) -> str:

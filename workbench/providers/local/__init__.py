@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, ClassVar
 
 from workbench._util import clean_process_context
+from workbench.errors import UnknownModel
 from workbench.prompt import Prompt
 from workbench.providers.base import Capabilities, GenerationRequest, JobStatus, Provider
 
@@ -60,7 +62,7 @@ class LocalProvider(Provider):
         from workbench.providers.local.synth.variants import VARIANTS
 
         if variant not in VARIANTS:
-            raise KeyError(variant)
+            raise UnknownModel(variant)
         self.variant = variant
         self.id = f"local/{variant}"  # type: ignore[misc]
         self.description = VARIANTS[variant]  # type: ignore[misc]
@@ -96,3 +98,8 @@ class LocalProvider(Provider):
     def ground_truth(self, job_id: str) -> dict[str, Any] | None:
         fut = self._jobs.get(job_id)
         return fut.result()[1] if fut is not None and fut.done() and fut.exception() is None else None
+
+
+def make_local(variant: str, params: Mapping[str, Any]) -> LocalProvider:
+    """Factory for ``local/<variant>`` (the local models take no params)."""
+    return LocalProvider(variant)
