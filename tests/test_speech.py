@@ -40,11 +40,11 @@ def test_normalisation_lowercases_drops_punctuation_and_spells_numbers() -> None
 
 
 def test_wer_counts_substitutions_deletions_and_insertions() -> None:
-    r = word_alignment(ref="we ship on friday".split(), hyp="we shipped on friday night".split())
+    r = word_alignment(ref=["we", "ship", "on", "friday"], hyp=["we", "shipped", "on", "friday", "night"])
     assert (r.substitutions, r.deletions, r.insertions, r.hits) == (1, 0, 1, 3)
     assert r.wer == pytest.approx(2 / 4)
     assert r.substituted == ["ship->shipped"] and r.extra == ["night"] and r.missing == []
-    half = word_alignment(ref="it was right here i remember".split(), hyp="it was right".split())
+    half = word_alignment(ref=["it", "was", "right", "here", "i", "remember"], hyp=["it", "was", "right"])
     assert half.wer == pytest.approx(3 / 6) and half.missing == ["here", "i", "remember"]
     assert word_alignment(ref=[], hyp=[]).wer == 0.0
     assert word_alignment(ref=[], hyp=["x"]).wer == float("inf")
@@ -52,14 +52,14 @@ def test_wer_counts_substitutions_deletions_and_insertions() -> None:
 
 
 def test_a_line_counts_as_said_with_two_consecutive_words_near_its_start() -> None:
-    ref = "i told you she would come back for the guitar".split()
-    right = word_alignment(ref=ref, hyp="i told you she could come back for a guitar".split())
+    ref = ["i", "told", "you", "she", "would", "come", "back", "for", "the", "guitar"]
+    right = word_alignment(ref=ref, hyp=["i", "told", "you", "she", "could", "come", "back", "for", "a", "guitar"])
     first = said_run(right.ops, len(ref))
     assert first is not None and first.hyp_index == 0
-    wrong = word_alignment(ref=ref, hyp="turn left at the corner and walk two blocks".split())
+    wrong = word_alignment(ref=ref, hyp=["turn", "left", "at", "the", "corner", "and", "walk", "two", "blocks"])
     assert said_run(wrong.ops, len(ref)) is None  # "the" alone is no line
     # a chance pair deep inside a shuffled line does not time the line
-    shuffled = word_alignment(ref=ref, hyp="guitar the for back come would she you told i".split())
+    shuffled = word_alignment(ref=ref, hyp=["guitar", "the", "for", "back", "come", "would", "she", "you", "told", "i"])
     assert said_run(shuffled.ops, len(ref)) is None
     # a two-word line needs one word
     short = word_alignment(ref=["hello", "there"], hyp=["hello", "bear"])
@@ -94,7 +94,9 @@ def test_bilabial_release_is_found_at_the_burst() -> None:
     y = _burst_audio(sr, bursts)
     words = []
     for t in bursts:  # "bee": B then IY, the aligner 20 ms late on the release
-        words.append(AlignedWord("bee", t - 0.08, t + 0.2, (Phone("B", t - 0.08, t + 0.02), Phone("IY", t + 0.02, t + 0.2))))
+        words.append(
+            AlignedWord("bee", t - 0.08, t + 0.2, (Phone("B", t - 0.08, t + 0.02), Phone("IY", t + 0.02, t + 0.2)))
+        )
     ev = bilabial_events(words=words, y=y, sr=sr)
     rel = [e for e in ev if e.kind == "release"]
     assert [e.phone for e in rel] == ["B", "B"]
@@ -105,7 +107,10 @@ def test_bilabial_release_is_found_at_the_burst() -> None:
     ev2 = bilabial_events(words=words, y=y, sr=sr, confirmed={0})
     assert [e.confirmed for e in ev2 if e.kind == "release"] == [True, False]
     # no bilabial, no event
-    assert bilabial_events(words=[AlignedWord("see", 0.5, 0.8, (Phone("S", 0.5, 0.6), Phone("IY", 0.6, 0.8)))], y=y, sr=sr) == []
+    assert (
+        bilabial_events(words=[AlignedWord("see", 0.5, 0.8, (Phone("S", 0.5, 0.6), Phone("IY", 0.6, 0.8)))], y=y, sr=sr)
+        == []
+    )
 
 
 def _events(times: list[float], shift: float) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
@@ -225,12 +230,16 @@ def R(value=None, reason="", **details) -> Reading:
     return Reading(value, reason, details)
 
 
-def _line(wer: float, *, n: int = 6, missing: tuple[str, ...] = (), margin: float | None = None, start: float | None = 0.04):
+def _line(
+    wer: float, *, n: int = 6, missing: tuple[str, ...] = (), margin: float | None = None, start: float | None = 0.04
+):
     lines = [{"text": "we ship on friday and rest", "n_words": n, "wer": wer, "missing": list(missing),
               "substituted": [], "start_s": 1.04, "prompt_start_s": 1.0}]  # fmt: skip
     return {
         "line_wer": R(wer, transcript="we ship on friday and rest", lines=lines, fit_margin=margin, line_fits=True),
-        "line_start_offset_s": R(start, "" if start is not None else "line not recognised in the transcript", lines=lines),
+        "line_start_offset_s": R(
+            start, "" if start is not None else "line not recognised in the transcript", lines=lines
+        ),
     }
 
 
@@ -372,7 +381,9 @@ def test_a_french_line_is_not_checked_and_says_why(tmp_path: Path) -> None:
 
 @need_models
 @pytest.mark.slow
-def test_analyze_json_gives_the_words_the_start_and_both_lip_offsets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyze_json_gives_the_words_the_start_and_both_lip_offsets(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from workbench.cli.main import main
     from workbench.providers.local.synth.render import render_clip
 

@@ -138,7 +138,9 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
     ``audio_space_class`` (the one rendered), ``foley`` (``at_s``, ``visual_contact_s``,
     ``audio_onset_s``, ``kind``), ``speech_segments`` (audio time: ``start_s``, ``end_s``, ``text``,
     ``language``, ``words``), ``voiced_intervals_s``, ``speech_to_background_db``, ``stem_rms_dbfs``,
-    ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1).
+    ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1); the
+    line variants add ``spoken_lines`` and ``articulated`` adds ``bilabial_events``
+    (:func:`workbench.providers.local.synth.mix.line_truth`).
     """
     params = variant_params(variant, seed=seed)
     lay = scene.layout_for(prompt.aspect_ratio)
