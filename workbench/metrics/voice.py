@@ -1,11 +1,13 @@
-"""Learned voice activity of a clip (Silero VAD v6), computed once and shared by the speech and mix analyzers.
+"""Learned voice activity of a clip (Silero VAD v6), computed once per clip for the speech analysis.
 
 Silero's per-chunk speech probabilities (:func:`workbench.metrics.speechmodels.silero_probs`) go
 on the 100 Hz envelope grid through :func:`workbench.metrics.kernels.vad.activity_from_probs`.
-Measured against the energy gate and the mix analyzer's statistical gate on speech over music and
-ambience at known ratios and on clips without speech, Silero is the better gate
-(``benchmarks/validate_speech.py``, README "The spoken line"). The lip-sync analyzer keeps its own
-energy gate.
+Measured against the lip-sync energy gate and the mix analyzer's statistical gate on speech over
+music and ambience at known ratios and on clips without speech, Silero finds speech better and
+hears far less of it where there is none (``benchmarks/validate_speech.py``, README "The spoken
+line"), so the speech analysis uses it. The lip-sync analyzer keeps its energy gate and the mix
+analyzer its statistical gate: gating the speech-to-background ratio with Silero was measured
+worse on dynamic beds (:mod:`workbench.metrics.acoustic`).
 """
 
 from __future__ import annotations
