@@ -621,7 +621,7 @@ def detectors(y: np.ndarray) -> dict[str, np.ndarray]:
     st = levels.speech_activity(y=y, sr=SR)
     return {
         "energy gate (lip sync)": env.voice_activity(env=e),
-        "statistical (mix, v1)": np.resize(st, n) if len(st) != n else st,
+        "statistical (mix)": np.resize(st, n) if len(st) != n else st,
         "silero": learned(y)[:n],
     }
 
@@ -649,7 +649,12 @@ def tables_vad(rows: list[dict]) -> None:
         for k in dets:
             g = [r for r in rows if r.get("sbr_db") == ratio and r["detector"] == k]
             if g:
-                cells.append(" / ".join(f"{np.nanmean([r[m] for r in g]):.2f}" for m in ("precision", "recall", "f1")))
+                cells.append(
+                    " / ".join(
+                        f"{np.nanmean([np.nan if r[m] is None else r[m] for r in g]):.2f}"
+                        for m in ("precision", "recall", "f1")
+                    )
+                )
         out.append([f"{ratio:+.0f} dB", *cells])
     print(md_table(["speech over bed", *dets], out))
     alone = {
