@@ -316,9 +316,9 @@ def test_whispered_speech_does_not_depend_on_the_clock() -> None:
 
     voice = voice_for(language="en", delivery="whispered")
     assert voice.endswith("+whisper")
-    _, first, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    _, first, _, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
     time.sleep(1.1)
-    _, again, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    _, again, _, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
     assert np.array_equal(first, again)
 
 

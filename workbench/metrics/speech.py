@@ -32,7 +32,7 @@ written (:mod:`workbench.metrics.kernels.phonetic`) against the lip closures of 
 (the shared mouth track, :func:`workbench.metrics.face.cached_track`); the face whose events pair
 with the most confidence. An absolute offset with no calibrated lag, reported beside the
 correlation method's ``lip_offset_ms``, which it does not replace (README, "The spoken line":
-on the validation it is not more accurate, and it reads few clips).
+on the validation it reads few real clips and is not shown more accurate there).
 
 Only English is covered (Whisper tiny.en, PocketSphinx en-us); a line in another language is
 unscored with that reason, and its clip's transcript is not made.
