@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q -U pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# JupyterLab's save guard (a wheel installs it itself; an editable install does not)
+	mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	cp jupyter-config/av-workbench.json $(VENV)/etc/jupyter/jupyter_server_config.d/
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 

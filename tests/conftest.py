@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -11,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from workbench.errors import ProviderError
 from workbench.prompt import Prompt
 from workbench.providers.base import GenerationRequest, JobStatus, Provider
 from workbench.providers.registry import register_provider
@@ -72,7 +74,9 @@ def make_mp4(
 
 
 class FakeProvider(Provider):
-    """``test/<behaviour>``: ok, fail, corrupt, noaudio, slow. Counts submissions per class."""
+    """``test/<behaviour>``: ok, fail, corrupt, noaudio, slow; ``refuse`` (the submission is refused
+    before a job exists, as a 401 would be); ``needskey`` (like ok, but its prerequisite is the
+    variable ``TEST_PROVIDER_KEY``). Counts submissions per class."""
 
     submissions: ClassVar[list[str]] = []
 
@@ -81,7 +85,14 @@ class FakeProvider(Provider):
         self.id = f"test/{behaviour}"  # type: ignore[misc]
         self.price_per_second_usd = 0.1  # type: ignore[misc]
 
+    def prerequisites(self) -> list[str]:
+        if self.behaviour == "needskey" and not os.environ.get("TEST_PROVIDER_KEY"):
+            return ["no API key: set TEST_PROVIDER_KEY"]
+        return []
+
     async def submit(self, request: GenerationRequest, prompt: Prompt) -> str:
+        if self.behaviour == "refuse":
+            raise ProviderError("auth", "401: the key was refused")
         FakeProvider.submissions.append(f"{self.behaviour}:{request.prompt_id}:{request.repeat}")
         return f"{self.behaviour}-{request.key()}"
 

@@ -1,6 +1,9 @@
 """Fixtures shared by the provider tests: the fake vendor server, its keys in the environment, no figures.
 
-A test module uses them with ``pytest_plugins = ["provider_fixtures"]``.
+A test module uses them with ``pytest_plugins = ["provider_fixtures"]`` and, to skip figures,
+``pytestmark = pytest.mark.usefixtures("no_figures")``. A plugin's fixtures are visible to every test
+of the session, so none of them may be autouse: an autouse one would switch figures off for all
+the tests collected after a provider module.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ def server():
     srv.stop()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def no_figures(monkeypatch):
     """Figures cost ~0.3 s per clip and test nothing about providers: skip them here."""
     monkeypatch.setattr("workbench.pipeline.write_figures", lambda *a, **k: None)

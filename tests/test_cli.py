@@ -49,7 +49,7 @@ def test_analyze_gives_one_line_reason_per_bad_clip(tmp_path, capsys):
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     paths = [str(good)] + [str(tmp_path / n) for n in files]
-    assert main(["analyze", *paths, "--json"]) == 0
+    assert main(["analyze", *paths, "--json"]) == 2  # some clips could not be analyzed (each says why)
     out = {Path(e["clip"]).name: e for e in json.loads(capsys.readouterr().out)}
     assert out["good.mp4"]["metrics"]["duration_s"] == pytest.approx(2.0, abs=0.1)
     assert out["good.mp4"]["metrics"]["audio_present"] == 1.0
@@ -64,7 +64,7 @@ def test_analyze_gives_one_line_reason_per_bad_clip(tmp_path, capsys):
         assert "\n" not in e.get("error", "")
         assert set(e["metrics"]).isdisjoint(e["unscored"])
     # readable table without --json
-    assert main(["analyze", str(good), str(tmp_path / "empty.mp4")]) == 0
+    assert main(["analyze", str(good), str(tmp_path / "empty.mp4")]) == 2
     table = capsys.readouterr().out
     assert "duration_s" in table and "empty.mp4: zero-length file" in table
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import multiprocessing as mp
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -156,8 +158,11 @@ def test_explorer_selects_plays_and_mute_tests(explorer_root, nb):
     assert all(c["sample"].prompt_id == PROMPTS[1] for c in ex.cards)
     first = ex.cards[0]
     assert first["video"].value == (run_dir / first["sample"].clip).read_bytes()
-    ex.play_button.click()
-    assert ex.play_count == 1 and all(c["video"].autoplay and c["video"].value for c in ex.cards)
+    # the player bar drives exactly the shown cards (in the browser: tests/test_firsthour_browser.py)
+    bar = ex.play_bar.value
+    assert all(f"wb-v-{ex.uid}" in c["video"]._dom_classes for c in ex.cards)
+    assert bar.count("<option ") == len(ex.cards) and "Play all in step" in bar and "One at a time" in bar
+    assert all(f"{i + 1} · {c['sample'].model}" in bar for i, c in enumerate(ex.cards))
 
     # mute test: muted picture, then the two sounds; answer which fits
     assert not (run_dir / "mute_test").exists()  # nothing is written before the test is looked at
@@ -168,7 +173,7 @@ def test_explorer_selects_plays_and_mute_tests(explorer_root, nb):
     assert ex.mute_stage == "muted" and ex.mute_player.value == muted.read_bytes()
     assert probe(muted).has_video and not probe(muted).has_audio
     pic, other = ex.mute["picture"], ex.mute["other"]
-    assert other.model == pic.model and other.prompt_id != pic.prompt_id  # another shot of the same model
+    assert other.prompt_id == pic.prompt_id and other.model != pic.model  # another model's take of the same shot
     for stage in ("A", "B"):
         ex.mute_buttons[stage].click()
         assert ex.mute_stage == stage and ex.mute_player.value == ex.mute_file(stage).read_bytes()
@@ -195,7 +200,7 @@ def test_blind_ab_votes_give_the_scripted_bradley_terry_order(explorer_root, nb)
     MODELS = nb.MODELS
     from workbench.ui.explorer import Explorer
 
-    ex = Explorer(results_dir=explorer_root, seed=3)
+    ex = Explorer(results_dir=explorer_root, seed=3, rater="ana")
     ex.ab_any_prompt.value = True
     truth = {m: i for i, m in enumerate(MODELS)}  # the creator prefers them in this order
     seen_left, seen_right = set(), set()
@@ -229,3 +234,138 @@ def test_blind_ab_votes_give_the_scripted_bradley_terry_order(explorer_root, nb)
     html = ReportData(ex.run_dir).preferences_html()
     assert "Creator judgements" in html and "usable takes" in html
     assert json.loads(votes_path(ex.run_dir).read_text().splitlines()[0])["kind"] in ("ab", "mute")
+
+
+# -- listening tests a researcher would accept ---------------------------------------------------
+
+
+def _panel_text(widget, skip=()) -> str:
+    """Everything a panel shows or sends to the page: HTML, labels, descriptions, values, options (recursively)."""
+    import ipywidgets as widgets
+
+    if any(widget is w for w in skip):
+        return ""
+    out = []
+    for attr in ("value", "description", "placeholder", "tooltip"):
+        v = getattr(widget, attr, None)
+        if isinstance(v, str):
+            out.append(v)
+    if isinstance(widget, widgets.Dropdown):
+        out += [f"{label} {value}" for label, value in widget.options] if widget.options else []
+    for child in getattr(widget, "children", ()):
+        out.append(_panel_text(child, skip))
+    return "\n".join(out)
+
+
+def test_mute_test_draws_the_other_sound_from_the_same_prompt_hides_it_and_records_it(explorer_root, nb):
+    from workbench.ui.explorer import Explorer
+
+    ex = Explorer(results_dir=explorer_root, seed=11, prompt_id=nb.PROMPTS[1])
+    ex.tabs.selected_index = 1
+    for pic_id, _ in [(v, k) for k, v in ex.mute_clip.options]:
+        ex.mute_clip.value = pic_id
+        pic, other = ex.mute["picture"], ex.mute["other"]
+        assert ex.mute["source"] == "same-prompt"
+        assert other.prompt_id == pic.prompt_id and other.model != pic.model  # the same shot, another model's take
+        # nothing on the panel names the other sound's clip or model before the answer (the picture
+        # dropdown lists every shown clip as a picture to test, whichever sound is drawn against it)
+        shown = _panel_text(ex.mute_panel, skip=[ex.mute_clip])
+        assert other.sample_id not in shown and other.model not in shown, shown
+        assert ex.mute_player.value == ex.mute_file("muted").read_bytes()  # the muted picture, no sound at all
+    # a vote needs a rater; with one, the answer reveals the source and records it
+    assert ex.mute_answer("A") is None and "rater" in ex.mute_status.value
+    assert load_votes(ex.run_dir, kind="mute") == []
+    ex.rater_box.value = "ana"
+    pic, other = ex.mute["picture"], ex.mute["other"]
+    rec = ex.mute_answer("A")
+    assert rec["other_sample"] == other.sample_id and rec["other_model"] == other.model
+    assert rec["other_prompt"] == pic.prompt_id and rec["source"] == "same-prompt" and rec["rater"] == "ana"
+    assert other.model in ex.mute_status.value and "Votes so far: 1 " in ex.summary.value
+    # the other sources stay available: the same model's other prompt
+    ex.mute_source.value = "same-model"
+    pic, other = ex.mute["picture"], ex.mute["other"]
+    assert other.model == pic.model and other.prompt_id != pic.prompt_id
+
+
+def test_mute_test_in_a_one_model_run_falls_back_and_says_so(explorer_root, nb):
+    from workbench.rundir import list_runs
+    from workbench.ui.explorer import Explorer
+
+    run = list_runs(explorer_root)[0]
+    run.write_samples([s for s in run.samples() if s.model == nb.MODELS[0]])  # a run of one model
+    ex = Explorer(results_dir=explorer_root, seed=2)
+    ex.tabs.selected_index = 1
+    pic, other = ex.mute["picture"], ex.mute["other"]
+    assert ex.mute["source"] == "same-model" and other.model == pic.model and other.prompt_id != pic.prompt_id
+    assert "No clip for “another model, same prompt”" in ex.mute_status.value
+
+
+def test_blind_ab_shows_the_prompt_never_repeats_a_pair_back_to_back_and_balances_sides(explorer_root, nb):
+    from workbench.ui.explorer import Explorer
+
+    ex = Explorer(results_dir=explorer_root, seed=5, prompt_id=nb.PROMPTS[1])
+    prompt = next(p for p in ex.data.prompts if p.id == nb.PROMPTS[1])
+    assert prompt.title in ex.ab_prompt.value and prompt.canonical_text().splitlines()[0] in ex.ab_prompt.value
+    assert ex.ab_vote("A") is None and "rater" in ex.ab_status.value  # no name, no vote
+    ex.rater_box.value = "ana"
+    shown: list[tuple[str, str]] = []
+    for k in range(30):
+        a, b = ex.pair
+        shown.append((a.sample_id, b.sample_id))
+        before = ex.summary.value
+        ex.ab_vote("A" if k % 2 else "B")
+        assert f"{k + 1} A/B votes in this run, {k + 1} by ana" in ex.ab_status.value  # counts live
+        assert before != ex.summary.value and f"Votes so far: {k + 1} " in ex.summary.value
+    keys = [frozenset(p) for p in shown]
+    assert all(x != y for x, y in itertools.pairwise(keys))  # never the same pair twice in a row
+    per_pair = Counter(keys)
+    assert len(per_pair) == 3 and max(per_pair.values()) - min(per_pair.values()) <= 1  # 3 models: 3 pairs, 10 each
+    for key in per_pair:
+        lefts = Counter(a for a, b in shown if frozenset((a, b)) == key)
+        assert max(lefts.values()) - min(lefts.values()) <= 1 and len(lefts) == 2  # each clip on the left half the time
+    votes = load_votes(ex.run_dir, kind="ab")
+    assert len(votes) == 30 and {v["rater"] for v in votes} == {"ana"}
+    # a new session on the same run continues the schedule from the recorded votes
+    ex2 = Explorer(results_dir=explorer_root, seed=5, prompt_id=nb.PROMPTS[1], rater="bo")
+    assert sum(ex2._ab_shown.values()) == 30 + 1  # the 30 votes, and the pair drawn now
+
+
+def test_a_single_pair_comes_back_and_the_panel_says_why(explorer_root, nb):
+    from workbench.ui.explorer import Explorer
+
+    ex = Explorer(results_dir=explorer_root, seed=1, models=list(nb.MODELS[:2]), rater="ana")
+    first = frozenset(c.sample_id for c in ex.pair)
+    ex.ab_vote("tie")
+    assert frozenset(c.sample_id for c in ex.pair) == first and "Only one pair" in ex.ab_prompt.value
+
+
+def test_agreement_gives_its_n_an_interval_and_a_caution_until_there_are_enough_votes():
+    from workbench.outputs.preference import MIN_VOTES, spearman_p, wilson_interval
+
+    models = ["a", "b", "c"]
+    scores = pd.DataFrame({
+        "sample_id": [f"{m}1" for m in models], "model": models, "metric": ["good"] * 3, "value": [3.0, 2.0, 1.0],
+    })  # fmt: skip
+    specs = {"good": MetricSpec("good", "", True, "")}
+    few = [
+        {"kind": "ab", "left_model": x, "right_model": y, "left_sample": f"{x}1", "right_sample": f"{y}1", "winner": "left"}
+        for x, y in [("a", "b"), ("b", "c"), ("a", "c")]
+    ]
+    row = agreement(few, scores, specs).set_index("metric").loc["good"]
+    assert row["spearman"] == pytest.approx(1.0) and row["n_models"] == 3 and row["n_votes"] == 3
+    assert row["spearman_p"] == pytest.approx(1 / 3, abs=1e-3)  # 2 of the 6 orderings of 3 models give |rho| = 1
+    lo, hi = wilson_interval(3, 3)
+    assert row["agreement_ci95"] == f"{lo:.2f}–{hi:.2f}" and lo < 0.5  # 3 of 3 says little
+    assert "only 3 decisive votes" in row["caution"] and "3 models" in row["caution"]
+    # enough votes over enough models: no caution
+    models = list("abcdef")
+    scores = pd.DataFrame({
+        "sample_id": [f"{m}1" for m in models], "model": models, "metric": ["good"] * 6, "value": [6.0, 5, 4, 3, 2, 1],
+    })  # fmt: skip
+    many = [
+        {"kind": "ab", "left_model": x, "right_model": y, "left_sample": f"{x}1", "right_sample": f"{y}1", "winner": "left"}
+        for x, y in itertools.combinations(models, 2)
+    ] * 2
+    row = agreement(many, scores, specs).set_index("metric").loc["good"]
+    assert row["n_votes"] == 30 >= MIN_VOTES and row["caution"] == "" and row["spearman_p"] < 0.01
+    assert spearman_p(np.arange(6.0), np.arange(6.0)) == pytest.approx(2 / 720)

@@ -65,6 +65,25 @@ def test_notebook_has_a_parameters_cell_papermill_can_read(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_tracked_notebooks_are_thin_output_free_templates(path):
+    """No outputs, no execution counts, no widget state; code imports only the public names of ``workbench``."""
+    import workbench
+
+    nb = json.loads(path.read_text())
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        assert cell["outputs"] == [] and cell["execution_count"] is None, f"{path.name}: a cell has outputs"
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("workbench"):
+                assert node.module == "workbench", f"{path.name}: imports {node.module} (only `from workbench import ...`)"
+                assert {a.name for a in node.names} <= set(workbench._API), f"{path.name}: not public: {node.names}"
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("workbench") for a in node.names), path.name
+    assert "widgets" not in nb["metadata"] and "workbench" not in nb["metadata"]
+
+
 def test_clip_view_reads_the_evidence_the_analyzers_wrote_and_names_what_is_missing(local_run, nb):
     speech = ClipDetail(local_run, nb.DETAIL_SAMPLE)  # local/dubbed speaking: lip windows, signals, decays
     assert len(speech.offsets_figure().axes[0].collections) >= 1  # the window dots

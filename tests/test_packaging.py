@@ -47,6 +47,8 @@ def test_a_wheel_install_runs_a_comparison_and_writes_its_report(tmp_path: Path)
     (wheel,) = wheels.glob("av_workbench-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "workbench/notebooks/compare.ipynb" in names and "workbench/suites/builtin.yaml" in names
+    guard = "etc/jupyter/jupyter_server_config.d/av-workbench.json"  # JupyterLab's save guard
+    assert f"av_workbench-0.1.0.data/data/{guard}" in names
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -69,6 +71,14 @@ def test_a_wheel_install_runs_a_comparison_and_writes_its_report(tmp_path: Path)
         cwd=work, env=env, capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert all(w.startswith(str(venv)) for w in where), where  # the installed copy, not this checkout
+    assert (venv / guard).is_file()
+    # an installed wheel is no checkout: without WORKBENCH_RESULTS_DIR, results go to ~/av-workbench/results
+    home_env = {k: v for k, v in env.items() if k != "WORKBENCH_RESULTS_DIR"} | {"HOME": str(tmp_path / "home")}
+    root = subprocess.run(
+        [str(py), "-c", "import workbench; print(workbench.results_root())"], cwd=work, env=home_env,
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert root == str(tmp_path / "home" / "av-workbench" / "results")
     run = subprocess.run(
         [str(venv / "bin" / "workbench"), "run", "--models", "local/synced", "--prompts", "glass-on-table", "-q"],
         cwd=work, env=env, capture_output=True, text=True, timeout=600,

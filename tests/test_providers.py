@@ -18,7 +18,7 @@ from conftest import make_mp4
 from fake_provider_server import KEYS, SIGNATURE
 
 from workbench.config import parse_config
-from workbench.errors import ConfigError, ProviderError
+from workbench.errors import ConfigError, PrerequisiteError, ProviderError
 from workbench.pipeline import run_comparison
 from workbench.providers.base import GenerationRequest
 from workbench.providers.http import Redactor, parse_retry_after, resolve_base_url
@@ -33,6 +33,7 @@ FAST = {"poll_interval_s": 0.05, "backoff_s": 0.01, "max_backoff_s": 5, "max_ret
 
 
 pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
+pytestmark = pytest.mark.usefixtures("no_figures")
 
 
 def _cfg(providers, **kw):
@@ -228,7 +229,22 @@ def test_budget_stops_submissions(tmp_path, server, keys):
     assert res.stats["cost_usd"] == pytest.approx(2.40)
 
 
-def test_missing_key_is_an_auth_failure_naming_the_variable(tmp_path, server, keys, monkeypatch):
+def test_missing_keys_stop_the_run_before_anything_is_sent(tmp_path, server, keys, monkeypatch):
+    monkeypatch.delenv("FAL_KEY")
+    monkeypatch.delenv("KLING_ACCESS_KEY")
+    before = dict(server.created)
+    cfg = _cfg([_entry(server, "fal/fal-ai/veo3.1", "nokey"), _entry(server, "kling/kling-v3", "nokey")])
+    with pytest.raises(PrerequisiteError) as err:
+        run_comparison(cfg, store=ClipStore(tmp_path / "store"), root=tmp_path / "results", quiet=True, report=False)
+    assert len(err.value.problems) == 2  # every missing key at once, naming the variables
+    assert "FAL_KEY" in err.value.problems[0] and "KLING_API_KEY" in err.value.problems[1]
+    assert not (tmp_path / "results").exists() and dict(server.created) == before  # no run folder, nothing sent
+
+
+def test_a_key_gone_after_the_preflight_is_an_auth_failure_that_costs_nothing(tmp_path, server, keys, monkeypatch):
+    """The pre-flight checks keys first; should one vanish before the submission, the cell fails as
+    ``auth`` naming the variable, and since nothing was sent it costs 0."""
+    monkeypatch.setattr("workbench.pipeline.require_prerequisites", lambda *a, **k: None)
     monkeypatch.delenv("FAL_KEY")
     monkeypatch.delenv("KLING_ACCESS_KEY")
     res = _run(
@@ -237,6 +253,7 @@ def test_missing_key_is_an_auth_failure_naming_the_variable(tmp_path, server, ke
     fal, kling = res.samples
     assert (fal.kind, kling.kind) == ("auth", "auth")
     assert "FAL_KEY" in fal.reason and "KLING_API_KEY" in kling.reason
+    assert fal.cost_usd == kling.cost_usd == 0 and res.stats["cost_usd"] == 0
 
 
 def test_kling_access_and_secret_key_win_over_a_single_api_key(tmp_path, server, keys, monkeypatch, caplog):

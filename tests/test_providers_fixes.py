@@ -27,6 +27,7 @@ from workbench.providers.http import FACT_KEYS, REWRITE_FIELDS
 from workbench.providers.registry import catalogue, get_provider
 
 pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
+pytestmark = pytest.mark.usefixtures("no_figures")
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = "A heavy door slams in a tiled corridor; a man says 'There it is.'"
@@ -260,6 +261,7 @@ def test_models_lists_the_folder_importer_and_fits_100_columns(keys, capsys):
 
 def test_plan_shows_the_prompt_rewrite_note(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setenv("FAL_KEY", "x")  # without it, plan lists the missing key and exits 1 (tests/test_firsthour.py)
     rc = main(["plan", "--models", "fal/fal-ai/veo3.1", "fal/fal-ai/ovi", "--prompts", "glass-on-table"])
     out = capsys.readouterr().out
     assert rc == 0, out

@@ -14,6 +14,7 @@ import re
 import socket
 import time
 
+import pytest
 from fake_provider_server import KEYS
 from test_providers import _assert_no_secrets, _cfg, _entry, _run
 
@@ -22,6 +23,7 @@ from workbench.providers.registry import get_provider
 from workbench.rundir import Journal
 
 pytest_plugins = ["provider_fixtures"]  # server, keys, no_figures
+pytestmark = pytest.mark.usefixtures("no_figures")
 
 LOOKUP = ["fal/fal-ai/veo3.1", "replicate/google/veo-3.1", "kling/kling-v2-6"]
 NO_LOOKUP = [

@@ -47,6 +47,7 @@ _API: dict[str, str] = {
     "Explorer": "workbench.ui.explorer",
     "run_comparison_from_params": "workbench.ui.nbtools",
     "record_outputs": "workbench.ui.nbtools",
+    "runs_to_compare": "workbench.ui.nbtools",
 }
 
 __all__ = [
@@ -78,6 +79,7 @@ __all__ = [
     "results_root",
     "run_comparison",
     "run_comparison_from_params",
+    "runs_to_compare",
     "show",
     "trend_figure",
 ]
@@ -110,5 +112,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     from workbench.rundir import RunDir, latest_run, list_runs, results_root
     from workbench.ui.clipdetail import ClipDetail, missing_note, show
     from workbench.ui.explorer import Explorer
-    from workbench.ui.nbtools import record_outputs, run_comparison_from_params
+    from workbench.ui.nbtools import record_outputs, run_comparison_from_params, runs_to_compare
     from workbench.validate import check_config

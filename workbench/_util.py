@@ -17,7 +17,7 @@ import multiprocessing.context
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +146,15 @@ def clean_process_context(preload: Sequence[str] = ()) -> multiprocessing.contex
 
 
 _PRELOAD: set[str] = set()
+
+
+def did_you_mean(name: str, known: Iterable[str], *, n: int = 3, list_known: bool = True) -> str:
+    """``"; did you mean a, b?"`` with the closest known names, else ``"; known: ..."`` (every name;
+    nothing when ``list_known`` is off)."""
+    import difflib
+
+    known = list(known)
+    hint = difflib.get_close_matches(name, known, n=n)
+    if hint:
+        return f"; did you mean {', '.join(hint)}?"
+    return f"; known: {', '.join(known)}" if known and list_known else ""

@@ -377,6 +377,8 @@ def _one(spec_path: str) -> int:
 
     import papermill as pm
 
+    from workbench.report.render import kernel_options
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     spec = json.loads(Path(spec_path).read_text())
     result: dict[str, Any] = {"status": "failed"}
@@ -389,6 +391,7 @@ def _one(spec_path: str) -> int:
         pm.execute_notebook(
             spec["input"], spec["output"], parameters=spec["parameters"], kernel_name=spec["kernel"], cwd=spec["cwd"],
             progress_bar=False, log_output=True, request_save_on_cell_execute=True,
+            **(kernel_options() if spec["kernel"].startswith("python") else {}),  # ipykernel: local sockets
         )  # fmt: skip
         result["status"] = "ok"
     except pm.PapermillExecutionError as exc:

@@ -122,5 +122,14 @@ def default_config(**overrides: Any) -> ComparisonConfig:
         "suite": "builtin",
         "providers": [f"local/{m}" for m in DEFAULT_LOCAL_MODELS],
     }
+    providers = overrides.get("providers")
+    if providers is not None:  # named after the models actually run, not the default's
+        ids = [p if isinstance(p, str) else str(p.get("id", "")) for p in providers]
+        vendors = list(dict.fromkeys(i.partition("/")[0] for i in ids if i))
+        local = all(v == "local" for v in vendors)
+        data["name"] = "builtin-" + "-".join(vendors)[:60] if vendors else "builtin"
+        data["description"] = f"Built-in suite against {', '.join(ids)}" + (
+            " (no key, no network)." if local else "."
+        )
     data.update(overrides)
     return parse_config(data, source="<built-in default>")

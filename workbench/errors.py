@@ -67,6 +67,44 @@ class ConfigError(WorkbenchError):
         return ConfigError(self.message, path=path, key=key)
 
 
+class ConfigProblems(ConfigError):
+    """Several problems found in one pass over a config or suite; ``problems`` holds each one.
+
+    ``str(error)`` lists them one per line, each naming its file and key.
+    """
+
+    def __init__(self, problems: list[ConfigError]) -> None:
+        self.problems = list(problems)
+        first = self.problems[0]
+        super().__init__(first.message, path=first.path, key=first.key)
+        if len(self.problems) > 1:
+            where = f"{first.path}: " if first.path and all(p.path == first.path for p in self.problems) else ""
+            lines = [str(p) for p in self.problems]
+            self.args = (f"{where}{len(lines)} problems:\n  " + "\n  ".join(lines),)
+
+
+def raise_problems(problems: list[ConfigError]) -> None:
+    """Raise the one problem, or every problem at once (:class:`ConfigProblems`); nothing when there is none."""
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise ConfigProblems(problems)
+
+
+class PrerequisiteError(WorkbenchError):
+    """Something a run needs before it may start is missing (an API key, a project): nothing ran, nothing was paid.
+
+    ``problems`` lists every one (each naming the model and the environment variable to set).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n  ".join(self.problems)
+        super().__init__(
+            f"{len(self.problems)} prerequisite(s) missing; nothing was run or paid for:\n  {lines}"
+        )
+
+
 class MediaError(WorkbenchError):
     """A media file cannot be decoded or lacks a required stream."""
 

@@ -214,8 +214,7 @@ class Generator:
                     s.status, s.kind = "failed", "budget"
                     s.reason = f"budget ${self.cfg.budget_usd:.2f} would be exceeded (spent ${self.spent:.2f}, next ${cost:.2f})"
                     return
-                self.spent += cost
-                s.cost_usd = cost
+                self.spent += cost  # reserved now; recorded as the cell's cost only once the request went out
                 if prov.billed_when_lost:
                     # no job id comes back before the (billed) result: journal the attempt itself
                     self.journal.append(event="sending", key=s.request_key, provider=cell.provider_id)
@@ -232,12 +231,17 @@ class Generator:
                 try:
                     job_id = await self.call(prov.submit, req, cell.prompt, also_retry=retry_lost)
                 except ProviderError as exc:
+                    if exc.kind in UNRESOLVED_KINDS:
+                        s.cost_usd = cost  # it may have reached the vendor and been billed
+                    else:
+                        self.spent -= cost  # refused before a job existed (no key, 4xx, never sent): costs 0
                     if exc.kind != "submit_uncertain" or submitting is None:
                         raise
                     found = await self._reconcile(prov, cell, s, submitting, exc.reason)
                     if found is None:
                         return
                     job_id = found
+                s.cost_usd = cost
                 self.job_ids.add(job_id)
                 self.journal.append(event="submitted", key=s.request_key, provider=cell.provider_id, job_id=job_id)
             self.submitted.add(s.request_key)

@@ -27,7 +27,7 @@ from workbench.providers.local import shutdown_pool
 from workbench.report.render import render_report
 from workbench.rundir import RunDir, RunInfo, Sample, results_root
 from workbench.store import ClipStore
-from workbench.validate import check_config
+from workbench.validate import check_config, require_prerequisites
 from workbench.version import __version__
 
 
@@ -58,6 +58,7 @@ def run_comparison(
     quiet: bool = False,
     report: bool | None = None,
     executor: AnalysisExecutor | None = None,
+    root: str | Path | None = None,
 ) -> RunResult:
     """Generate, store, score and report a comparison; resumable with ``run_dir``.
 
@@ -74,11 +75,23 @@ def run_comparison(
         Write ``report.html`` (default: the config's ``report``).
     executor : AnalysisExecutor, optional
         Where per-clip analysis runs (default: what the config says; left open for the caller).
+    root : Path, optional
+        Results root of a new run folder (default: :func:`~workbench.rundir.results_root`).
+
+    Raises
+    ------
+    ConfigError
+        The config is wrong (every problem at once); nothing ran.
+    PrerequisiteError
+        A model with clips to generate lacks its API key or another prerequisite (every one is
+        listed); no run folder is made, nothing is sent or paid for.
     """
     check_config(cfg)
     t_start = time.monotonic()
     store = store or ClipStore(results_root() / "store")
-    run = RunDir(run_dir) if run_dir is not None else RunDir.create(cfg.name)
+    pending = frozenset(RunDir(run_dir).journal.pending_jobs()) if run_dir is not None else frozenset()
+    require_prerequisites(cfg, store, pending_keys=pending)
+    run = RunDir(run_dir) if run_dir is not None else RunDir.create(cfg.name, Path(root) if root else None)
     run.path.mkdir(parents=True, exist_ok=True)
     suite = load_config_suite(cfg)
     prompts = {p.id: p for p in suite.prompts}

@@ -18,7 +18,8 @@ from typing import Any, Literal, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from workbench.errors import ConfigError
+from workbench._util import did_you_mean
+from workbench.errors import ConfigError, raise_problems
 
 TEMPLATE_VERSION = "av-prompt/v1"
 
@@ -331,8 +332,10 @@ class PromptSuite(_Model):
         for p in self.prompts:
             if p.id == prompt_id:
                 return p
-        known = ", ".join(p.id for p in self.prompts)
-        raise ConfigError(f"no prompt {prompt_id!r} in suite {self.name!r} (known: {known})", path=self.source)
+        raise ConfigError(
+            f"no prompt {prompt_id!r} in suite {self.name!r}{did_you_mean(prompt_id, [p.id for p in self.prompts])}",
+            path=self.source,
+        )
 
 
 def _loc(loc: tuple[Any, ...], data: Any) -> str:
@@ -388,13 +391,25 @@ def read_yaml(path: str | Path) -> Any:
 
 def parse_suite(data: Any, *, source: str) -> PromptSuite:
     """Validate suite data (already parsed YAML)."""
-    suite = validate_mapping(PromptSuite, data, source=source, what="a suite (with 'name' and 'prompts')")
-    seen: set[str] = set()
-    for i, p in enumerate(suite.prompts):
-        if p.id in seen:
-            raise ConfigError(f"duplicate prompt id {p.id!r}", path=source, key=f"prompts[{i}].id")
-        seen.add(p.id)
+    try:
+        suite = validate_mapping(PromptSuite, data, source=source, what="a suite (with 'name' and 'prompts')")
+    except ConfigError as exc:  # report the duplicate ids too, in the same pass
+        raw = data.get("prompts") if isinstance(data, dict) else None
+        ids = [p.get("id") if isinstance(p, dict) else None for p in raw] if isinstance(raw, list) else []
+        raise_problems([exc, *_duplicate_ids(ids, source)])
+        raise
+    raise_problems(_duplicate_ids([p.id for p in suite.prompts], source))
     return suite
+
+
+def _duplicate_ids(ids: list[Any], source: str) -> list[ConfigError]:
+    seen: set[Any] = set()
+    out = []
+    for i, pid in enumerate(ids):
+        if pid is not None and pid in seen:
+            out.append(ConfigError(f"duplicate prompt id {pid!r}", path=source, key=f"prompts[{i}].id"))
+        seen.add(pid)
+    return out
 
 
 def load_suite(path: str | Path) -> PromptSuite:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from workbench._util import append_jsonl, atomic_write_bytes, atomic_write_json, read_jsonl
+from workbench._util import append_jsonl, atomic_write_bytes, atomic_write_json, did_you_mean, read_jsonl
 from workbench.errors import UNRESOLVED_KINDS, ConfigError, ErrorKind
 from workbench.prompt import Prompt, validation_to_config_error
 
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 #: Version of the run folder layout (``run.json`` ``format``).
 RUN_FORMAT = 1
 RESULTS_ENV = "WORKBENCH_RESULTS_DIR"
+#: Where results go when the package is not a checkout and ``$WORKBENCH_RESULTS_DIR`` is not set.
+USER_RESULTS = "~/av-workbench/results"
+#: The distribution name a checkout's ``pyproject.toml`` declares (how a checkout is recognised).
+PROJECT_NAME = "av-workbench"
 
 RUN_JSON = "run.json"
 SAMPLES = "samples.jsonl"
@@ -56,14 +60,50 @@ DETAILS = "details"
 FIGURES = "figures"
 ASSETS = "assets"
 VOTES = "preferences/votes.jsonl"
+#: Under the results root: the run folders, and the creator's working copies of the notebooks.
+RUNS = "runs"
+WORK_NOTEBOOKS = "notebooks"
 
 RunStatus = Literal["running", "scored", "done"]
 SampleStatus = Literal["pending", "ok", "failed"]
 
 
+def project_root() -> Path | None:
+    """The checkout this package runs from, or None (an installed wheel).
+
+    A checkout (or an editable install) is the folder holding the ``workbench`` package beside a
+    ``pyproject.toml`` that declares ``av-workbench``; it does not depend on the working directory.
+    """
+    here = Path(__file__).resolve().parent.parent
+    try:
+        text = (here / "pyproject.toml").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return here if f'name = "{PROJECT_NAME}"' in text else None
+
+
 def results_root() -> Path:
-    """Root of all outputs: ``$WORKBENCH_RESULTS_DIR`` or ``./results``."""
-    return Path(os.environ.get(RESULTS_ENV, "results"))
+    """Root of all outputs (runs, store, index, batches, working notebooks), the same from anywhere.
+
+    1. ``$WORKBENCH_RESULTS_DIR`` when set (``~`` expanded; a relative path is taken from the
+       working directory at the time of the call);
+    2. else ``<checkout>/results`` when the package runs from a checkout or an editable install
+       (``make demo``, the notebooks, papermill and the library all land there, whatever folder
+       they were started in);
+    3. else ``~/av-workbench/results`` (an installed wheel).
+    """
+    env = os.environ.get(RESULTS_ENV)
+    if env:
+        return Path(env).expanduser().absolute()
+    project = project_root()
+    if project is not None:
+        return project / "results"
+    return Path(USER_RESULTS).expanduser()
+
+
+def working_notebooks_dir(root: Path | None = None) -> Path:
+    """``<results>/notebooks``: the creator's working copies of the notebooks (never the tracked ones)."""
+    return (root or results_root()) / WORK_NOTEBOOKS
 
 
 class RunInfo(BaseModel):
@@ -175,7 +215,7 @@ class RunDir:
     def create(cls, name: str, root: Path | None = None) -> RunDir:
         """A fresh, sortable run folder ``<root>/runs/<UTC time>_<name>_<random>``."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        path = (root or results_root()) / "runs" / f"{stamp}_{name}_{secrets.token_hex(2)}"
+        path = (root or results_root()) / RUNS / f"{stamp}_{name}_{secrets.token_hex(2)}"
         path.mkdir(parents=True)
         return cls(path)
 
@@ -329,7 +369,7 @@ def as_run(run: str | Path | RunDir) -> RunDir:
 
 def list_runs(root: Path | None = None, *, scored: bool = False) -> list[RunDir]:
     """Run folders under ``<root>/runs``, oldest first (``scored``: only those with scores)."""
-    runs_dir = (root or results_root()) / "runs"
+    runs_dir = (root or results_root()) / RUNS
     if not runs_dir.is_dir():
         return []
     runs = sorted((RunDir(p) for p in runs_dir.iterdir() if p.is_dir()), key=lambda r: r.name)
@@ -340,6 +380,36 @@ def latest_run(root: Path | None = None, *, scored: bool = False) -> RunDir:
     """The newest run under ``<root>/runs``; ``FileNotFoundError`` when there is none."""
     runs = list_runs(root, scored=scored)
     if not runs:
-        where = (root or results_root()) / "runs"
+        where = (root or results_root()) / RUNS
         raise FileNotFoundError(f"no runs under {where} yet: run `workbench run` first")
     return runs[-1]
+
+
+def find_run(ref: str | Path, root: Path | None = None, *, key: str = "RUN") -> RunDir:
+    """A run named on the command line: a run folder's path, or a run id under ``<root>/runs`` (or a
+    part of one that names a single run: its time, its name, its random suffix).
+
+    Raises
+    ------
+    ConfigError
+        When it is neither, with the closest run ids ("did you mean").
+    """
+    path = Path(ref).expanduser()
+    if (path / RUN_JSON).is_file():
+        return RunDir(path)
+    runs = list_runs(root)
+    names = [r.name for r in runs]
+    text = str(ref)
+    hits = (
+        [r for r in runs if r.name == text]
+        or [r for r in runs if r.name.startswith(text) or r.name.endswith(text)]
+        or [r for r in runs if text in r.name]
+    )
+    if len(hits) == 1:
+        return hits[0]
+    where = (root or results_root()) / RUNS
+    if len(hits) > 1:
+        raise ConfigError(f"{text!r} matches {len(hits)} runs under {where}: {', '.join(r.name for r in hits)}", key=key)
+    if not names:
+        raise ConfigError(f"no run {text!r}: there are no runs under {where} yet (run `workbench run` first)", key=key)
+    raise ConfigError(f"no run {text!r} under {where}{did_you_mean(text, names[::-1])}", key=key)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import workbench.metrics.builtin  # noqa: F401  (registers the built-in analyzers)
-from workbench._util import progress
+from workbench._util import did_you_mean, progress
 from workbench.analysis.executor import AnalysisExecutor, make_executor, single_threaded_math
 from workbench.errors import ConfigError, MediaError
 from workbench.media import MIN_DURATION_S
@@ -97,8 +97,7 @@ def select_analyzers(names: Sequence[str] | None = None) -> list[Analyzer]:
         try:
             a = get_analyzer(n)
         except KeyError:
-            known = ", ".join(sorted(known_names()))
-            raise ConfigError(f"unknown metric {n!r}; known: {known}", key=f"metrics[{i}]") from None
+            raise ConfigError(f"unknown metric {n!r}{did_you_mean(n, sorted(known_names()))}", key=f"metrics[{i}]") from None
         seen.setdefault(a.name, a)
     return list(seen.values())
 

@@ -1,8 +1,8 @@
 """The ``workbench`` command line.
 
-Exit codes: 0 success; 1 a config, suite or prerequisite is wrong (nothing was run);
-2 the run finished but some cells failed. ``workbench probe``: 2 a model differs from the
-catalogue or failed, 3 some keys are missing.
+Exit codes: 0 success; 1 a config, suite, id or prerequisite is wrong (nothing was run or paid
+for); 2 the run finished but some cells failed (``analyze``: some clips could not be analyzed).
+``workbench probe``: 2 a model differs from the catalogue or failed, 3 some keys are missing.
 """
 
 from __future__ import annotations
@@ -42,11 +42,32 @@ def _load_cfg(args: argparse.Namespace) -> ComparisonConfig:
         data = read_yaml(args.config)
         if not isinstance(data, dict):
             raise ConfigError("a comparison config must be a mapping", path=str(args.config))
-        cfg = parse_config({**data, **overrides}, source=str(args.config))
+        flags = "; ".join(f"{k}: {', '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in overrides.items())
+        described = str(data.get("description") or "").strip()
+        data = {**data, **overrides, "description": f"{described} (overridden on the command line: {flags})".strip()}
+        cfg = parse_config(data, source=str(args.config))
     else:
         cfg = load_config(args.config)
     check_config(cfg)
     return cfg
+
+
+#: The widest line the end of a run prints (the full numbers are in the CSV).
+SUMMARY_WIDTH = 100
+
+
+def _failure_lines(samples: Any, width: int = SUMMARY_WIDTH) -> list[str]:
+    """Each failed cell with its kind and reason, wrapped to ``width`` columns."""
+    import textwrap
+
+    failed = [s for s in samples if s.status != "ok"]
+    if not failed:
+        return []
+    out = [f"Failed: {len(failed)} of {len(samples)} cells:"]
+    for s in failed:
+        text = f"{s.sample_id}: {s.kind or 'failed'}: {s.reason or 'no reason recorded'}"
+        out += textwrap.wrap(text, width=width, initial_indent="  ", subsequent_indent="      ")
+    return out
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -67,6 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     )  # fmt: skip
     st = res.stats
     print(_verdict_summary(res.run_dir))
+    print()
     if st["generated"] == 0 and st["cache_hits"] == st["cells"]:
         print(f"All {st['cells']} clips were cache hits: nothing was generated.")
     else:
@@ -79,20 +101,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"Report: {res.report}")
     elif "report_error" in st:
         print(f"Report failed: {st['report_error']}", file=sys.stderr)
+    for line in _failure_lines(res.samples):
+        print(line)
     print(f"Done in {st['wall_s']} s.")
     return 2 if st["failed"] else 0
 
 
 def _verdict_summary(run_dir: Path) -> str:
     """The end of a run: usable takes and each check's pass count per model (fits 100 columns)."""
+    import textwrap
+
     from workbench.outputs.checks import verdict_table
     from workbench.outputs.leaderboard import leaderboard, to_text
 
     lb = leaderboard(run_dir)
-    notes = [f"  {r.model}: {r.separable}" for r in lb.itertuples() if r.separable]
+    notes = [
+        line
+        for r in lb.itertuples()
+        if r.separable
+        for line in textwrap.wrap(f"{r.model}: {r.separable}", SUMMARY_WIDTH, initial_indent="  ", subsequent_indent="    ")
+    ]
     return (
-        "Usable takes (pass every check their prompt asks for) and checks passed / told (?n: could not tell):\n"
-        + to_text(verdict_table(lb))
+        "Usable takes (pass every check their prompt asks for); checks passed/told (?n: could not tell):\n"
+        + to_text(verdict_table(lb), width=SUMMARY_WIDTH)
         + ("\n".join(notes) + "\n" if notes else "")
         + "Every number: leaderboard.csv; each check's reason per clip: verdicts.csv and the report."
     )
@@ -128,9 +159,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if bad:
             entry["error"] = bad
         out.append(entry)
+    code = 2 if any("error" in e for e in out) else 0  # some clips could not be analyzed (each says why)
     if args.json:
         print(json.dumps(out, indent=1))
-        return 0
+        return code
     for e in out:
         print(f"{e['clip']}" + (f": {e['error']}" if "error" in e else ""))
         if "error" in e:
@@ -139,18 +171,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             print(f"  {k:28s} {v:10.4g}")
         for k, why in e["unscored"].items():
             print(f"  {k:28s} {'–':>10s}  ({why})")
-    return 0
+    bad = sum("error" in e for e in out)
+    if bad:
+        print(f"{bad} of {len(out)} clips could not be analyzed (exit code 2).", file=sys.stderr)
+    return code
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workbench.config import load_config, load_config_suite
+    from workbench.config import load_config_suite
     from workbench.prompt import load_suite, read_yaml
-    from workbench.validate import check_config
+    from workbench.validate import check_config_file
 
     data = read_yaml(args.file)
     if isinstance(data, dict) and "providers" in data:
-        cfg = load_config(args.file)
-        check_config(cfg)
+        cfg = check_config_file(str(args.file))  # every problem in one pass
         suite = load_config_suite(cfg)
         print(f"{args.file}: OK: comparison {cfg.name!r}, {len(suite.prompts)} prompts x {len(cfg.providers)} models")
     else:
@@ -163,9 +197,8 @@ def cmd_prompts(args: argparse.Namespace) -> int:
     from workbench.prompt import TEMPLATE_VERSION, resolve_suite
 
     suite = resolve_suite(args.suite)
-    for p in suite.prompts:
-        if args.id and p.id != args.id:
-            continue
+    prompts = [suite.get(args.id)] if args.id else list(suite.prompts)  # an unknown id: exit 1
+    for p in prompts:
         lo, hi = p.acoustics.expected_rt60_s()
         print(f"## {p.id} ({p.acoustics.space_class()}, RT60 {lo:g}-{hi:g} s) [{TEMPLATE_VERSION}]")
         print(p.canonical_text() + "\n")
@@ -256,6 +289,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from workbench.providers.registry import get_provider
     from workbench.rundir import results_root
     from workbench.store import ClipStore
+    from workbench.validate import preflight
 
     cfg = _load_cfg(args)
     store = ClipStore(results_root() / "store")
@@ -280,7 +314,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         note = get_provider(entry.id, entry.params).prompt_rewrite_note
         if note:
             print(f"prompt rewriting: {entry.name}: {note}")
-    return 1 if problems else 0
+    missing = preflight(cfg, store)
+    for p in missing:
+        print(f"missing: {p}")
+    if missing:
+        print(f"{len(missing)} prerequisite(s) missing: `workbench run` would stop before anything is sent or paid for.")
+    return 1 if problems or missing else 0
 
 
 def cmd_probe(args: argparse.Namespace) -> int:

@@ -189,22 +189,38 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 def write_leaderboard(run_dir: Path | RunDir) -> pd.DataFrame:
-    """Write ``leaderboard.csv`` (every number, for scripts), ``leaderboard.md`` and ``leaderboard.html``
-    (the verdicts per model and check, then the metric details)."""
+    """Write ``leaderboard.csv`` (every number, for scripts), ``leaderboard.md`` and ``leaderboard.html`` (a page
+    a browser opens as it is): the verdicts per model and check, then the metric details."""
+    import html as _html
+
     run = as_run(run_dir)
     lb = leaderboard(run)
     verdicts, details = verdict_table(lb), display_table(lb)
     atomic_write_bytes(run.leaderboard_path("csv"), lb.to_csv(index=False).encode())
     md = "## Usable takes and checks\n\n" + to_markdown(verdicts) + "\n## Details\n\n" + to_markdown(details)
     atomic_write_bytes(run.leaderboard_path("md"), md.encode())
-    html = (
+    title = _html.escape(f"Leaderboard: {run.name}")
+    page = (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_LEADERBOARD_CSS}</style></head><body><h1>{title}</h1>"
         "<h2>Usable takes and checks</h2>"
         + verdicts.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
-        + "<h2>Details</h2>"
+        + "<p>Per model: the share of takes that passed every check (usable) with its 95% Wilson interval, and "
+        "each check's passes out of the takes it could judge.</p><h2>Details</h2>"
         + details.to_html(index=False, classes="leaderboard", border=0, na_rep="–")
+        + "<p>Per model: each metric's median (or mean) ± half its interquartile range, with n scored clips. "
+        "↑ higher is better, ↓ lower is better, (→0) closer to zero is better. Full numbers: leaderboard.csv.</p>"
+        "</body></html>\n"
     )
-    atomic_write_bytes(run.leaderboard_path("html"), html.encode())
+    atomic_write_bytes(run.leaderboard_path("html"), page.encode())
     return lb
+
+
+_LEADERBOARD_CSS = (
+    "body{font-family:system-ui,sans-serif;margin:16px}table.leaderboard{border-collapse:collapse;font-size:12px}"
+    "table.leaderboard th,table.leaderboard td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}"
+    "table.leaderboard td:first-child,table.leaderboard th:first-child{text-align:left}"
+)
 
 
 def failures(run_dir: Path | RunDir) -> pd.DataFrame:

@@ -42,6 +42,11 @@ from workbench.rundir import RunDir, as_run
 TAGS = ("lips", "room", "foley", "voice", "music")
 """Reasons a creator may tick when choosing a clip."""
 
+MIN_VOTES = 20
+"""Decisive A/B votes below which a metric's agreement with them is flagged as too few to judge."""
+MIN_MODELS = 5
+"""Models below which a rank correlation over models is flagged (with 3, |rho| = 1 one time in 3 by chance)."""
+
 AbChoice = Literal["left", "right", "tie"]
 MuteChoice = Literal["own", "other", "unsure"]
 
@@ -105,16 +110,24 @@ def mute_vote(
     tags: Sequence[str] = (),
     note: str = "",
     rater: str = "",
+    other_model: str = "",
+    other_prompt: str = "",
+    source: str = "",
 ) -> dict[str, Any]:
-    """Record a mute-test answer: which sound fits the picture (``first`` = which was played first)."""
+    """Record a mute-test answer: which sound fits the picture (``first`` = which was played first).
+
+    ``other_model`` and ``other_prompt`` say where the other sound came from (hidden from the
+    creator until the answer); ``source`` how it was drawn (``same-prompt``: another model's take
+    of the same shot; ``same-model``: the same model, another prompt; ``any``).
+    """
     if choice not in ("own", "other", "unsure"):
         raise ValueError(f"choice must be own, other or unsure, not {choice!r}")
     return append_vote(
         run_dir,
         {
             "kind": "mute", "prompt_id": prompt_id, "sample_id": sample_id, "model": model,
-            "other_sample": other_sample, "choice": choice, "first": first, "tags": list(tags),
-            "note": note, "rater": rater,
+            "other_sample": other_sample, "other_model": other_model, "other_prompt": other_prompt,
+            "source": source, "choice": choice, "first": first, "tags": list(tags), "note": note, "rater": rater,
         },
     )  # fmt: skip
 
@@ -256,6 +269,51 @@ def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
+def spearman_p(x: np.ndarray, y: np.ndarray) -> float:
+    """Two-sided p-value of Spearman's rho under independence: the share of orderings of ``y`` whose
+    |rho| is at least the observed one (every ordering up to 8 models, ties kept; Student's t above)."""
+    n = len(x)
+    rho = _spearman(x, y)
+    if math.isnan(rho):
+        return float("nan")
+    if n <= 8:
+        import itertools
+
+        rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
+        perms = ry[np.array(list(itertools.permutations(range(n))))]
+        cx = rx - rx.mean()
+        cp = perms - perms.mean(axis=1, keepdims=True)
+        rhos = (cp @ cx) / (np.sqrt((cp**2).sum(axis=1)) * np.sqrt((cx**2).sum()))
+        return float(np.mean(np.abs(rhos) >= abs(rho) - 1e-12))
+    from scipy import stats
+
+    t = rho * math.sqrt((n - 2) / max(1e-12, 1 - rho**2))
+    return float(2 * stats.t.sf(abs(t), n - 2))
+
+
+def wilson_interval(k: int, n: int, *, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval (95 % by default) of a proportion k/n; (nan, nan) when n = 0."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p = k / n
+    den = 1 + z**2 / n
+    mid = (p + z**2 / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def caution(n_votes: int, n_models: int, p: float) -> str:
+    """Why an agreement row cannot be trusted yet ("" when it has enough votes and models)."""
+    out = []
+    if n_votes < MIN_VOTES:
+        out.append(f"only {n_votes} decisive vote{'s' if n_votes != 1 else ''} (want {MIN_VOTES}+)")
+    if n_models < MIN_MODELS and not math.isnan(p):
+        out.append(f"{n_models} models: a rank correlation this strong arises by chance with p = {p:.2f}")
+    elif n_models < 3:
+        out.append(f"{n_models} models: no rank correlation")
+    return "; ".join(out)
+
+
 def agreement(
     votes: Sequence[Mapping[str, Any]],
     scores: pd.DataFrame,
@@ -267,9 +325,12 @@ def agreement(
 
     ``spearman``: Spearman rank correlation, over models, between the Bradley-Terry score
     and the metric's per-model aggregate turned so that larger is better (NaN with fewer
-    than 3 models or constant ranks). ``vote_agreement``: share of decisive A/B votes in
-    which the metric also prefers the chosen clip (clips the metric cannot tell apart or
-    did not score are left out; ``n_votes`` counts the rest).
+    than 3 models or constant ranks), with ``n_models`` and ``spearman_p``, its two-sided
+    p-value under independence (:func:`spearman_p`). ``vote_agreement``: share of decisive A/B
+    votes in which the metric also prefers the chosen clip (clips the metric cannot tell apart
+    or did not score are left out; ``n_votes`` counts the rest), with its 95 % Wilson interval
+    ``agreement_ci95``. ``caution`` says why a row cannot be trusted yet: fewer than
+    :data:`MIN_VOTES` decisive votes, or fewer than :data:`MIN_MODELS` models.
 
     Parameters
     ----------
@@ -278,7 +339,7 @@ def agreement(
         Long scores (``scores.csv``): sample_id, model, metric, value.
     specs : mapping of metric name to MetricSpec
     """
-    cols = ["metric", "spearman", "n_models", "vote_agreement", "n_votes"]
+    cols = ["metric", "spearman", "n_models", "spearman_p", "vote_agreement", "agreement_ci95", "n_votes", "caution"]
     prefs = preference_table(votes, prior=prior)
     if prefs.empty or scores.empty:
         return pd.DataFrame(columns=cols)
@@ -293,7 +354,9 @@ def agreement(
         agg = "mean" if spec is not None and spec.aggregate == "mean" else "median"
         per_model = spec.oriented(sub.groupby("model")["value"].agg(agg).astype(float))
         common = [m for m in bt.index if m in per_model.index]
-        rho = _spearman(bt[common].to_numpy(), per_model[common].to_numpy()) if common else float("nan")
+        x, y = bt[common].to_numpy(), per_model[common].to_numpy()
+        rho = _spearman(x, y) if common else float("nan")
+        p = spearman_p(x, y) if common else float("nan")
         agree = n = 0
         for v in decisive:
             a, b = v["left_sample"], v["right_sample"]
@@ -304,9 +367,12 @@ def agreement(
                 continue
             n += 1
             agree += (va > vb) == (v["winner"] == "left")
+        lo, hi = wilson_interval(agree, n)
         rows.append({
             "metric": name, "spearman": round(rho, 3) if not math.isnan(rho) else float("nan"),
-            "n_models": len(common), "vote_agreement": round(agree / n, 3) if n else float("nan"), "n_votes": n,
+            "n_models": len(common), "spearman_p": round(p, 3) if not math.isnan(p) else float("nan"),
+            "vote_agreement": round(agree / n, 3) if n else float("nan"),
+            "agreement_ci95": f"{lo:.2f}–{hi:.2f}" if n else "", "n_votes": n, "caution": caution(n, len(common), p),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=cols)
 

@@ -145,6 +145,15 @@ class Provider(abc.ABC):
             out.append("model does not generate audio")
         return out
 
+    def prerequisites(self) -> list[str]:
+        """What must be in place before a request may be sent (an API key, a project), offline.
+
+        Each problem names what to set (the environment variables, never a value); [] when ready.
+        The pre-flight (:func:`workbench.validate.preflight`) asks every model that has clips to
+        generate, before anything is sent or paid for.
+        """
+        return []
+
     def estimate_cost(self, request: GenerationRequest) -> float:
         """Estimated price in USD."""
         return round(self.price_per_second_usd * request.duration_s, 4)

@@ -366,6 +366,12 @@ class HttpProvider(Provider):
         """The JSON body :meth:`submit` sends for ``request`` (offline; the rule tests read it)."""
         raise NotImplementedError
 
+    def prerequisites(self) -> list[str]:
+        """The API key must be set (one of :attr:`key_env`)."""
+        if self.key_env and not key_is_set(*self.key_env):
+            return [f"no API key: set {' or '.join(self.key_env)}"]
+        return []
+
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate an API call (keys registered with the redactor)."""
         key = get_key(*self.key_env)

@@ -131,6 +131,11 @@ class KlingProvider(HttpProvider):
         self._jwt: tuple[str, float] | None = None
         self._said_auth = False
 
+    def prerequisites(self) -> list[str]:
+        if auth_mode() is None:
+            return [f"no Kling credentials: set {ACCESS_KEY_ENV} and {SECRET_KEY_ENV}, or {API_KEY_ENV}"]
+        return []
+
     def auth_headers(self) -> dict[str, str]:
         mode = auth_mode()
         if mode is not None and not self._said_auth:

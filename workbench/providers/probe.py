@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench._util import did_you_mean
 from workbench.errors import ConfigError, ProviderError
 from workbench.providers.base import GenerationRequest, Provider
 from workbench.providers.http import REWRITE_FIELDS, HttpProvider, body_json, error_message
@@ -383,8 +384,9 @@ def resolve_ids(requested: Sequence[str]) -> list[str]:
         return remote
     bad = [m for m in requested if m not in remote]
     if bad:
+        hints = "".join(did_you_mean(m, remote, list_known=False) for m in bad)
         raise ConfigError(
-            f"nothing to probe for {', '.join(bad)}: probe takes catalogued remote models (workbench models)",
+            f"nothing to probe for {', '.join(bad)}: probe takes catalogued remote models (workbench models){hints}",
             key="MODEL",
         )
     return list(requested)

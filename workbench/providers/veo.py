@@ -302,6 +302,12 @@ class VertexVeoProvider(HttpProvider):
     def classify(self, resp: httpx.Response, *, what: str) -> ProviderError:
         return google_error(resp, self.redact, what=what)
 
+    def prerequisites(self) -> list[str]:
+        out = super().prerequisites()
+        if not (self.project or os.environ.get(VERTEX_PROJECT_ENV)):
+            out.append(f"no Google Cloud project: set {VERTEX_PROJECT_ENV} or params.project")
+        return out
+
     def _where(self) -> tuple[str, str, str]:
         project = self.project or os.environ.get(VERTEX_PROJECT_ENV, "")
         location = self.location or os.environ.get(VERTEX_LOCATION_ENV, "") or "us-central1"

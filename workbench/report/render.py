@@ -8,17 +8,20 @@ their reports; each render updates it.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
+import sys
 import zipfile
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from workbench._util import atomic_write_bytes
 from workbench.report.html import page, scrub
-from workbench.rundir import RunDir, as_run, list_runs
+from workbench.rundir import RUNS, RunDir, as_run, list_runs
 
 REPORT_NOTEBOOK = "compare.ipynb"
 #: Cells tagged with this are left out of the exported report (notes for notebook users).
@@ -36,6 +39,29 @@ def notebook_path(name: str = REPORT_NOTEBOOK) -> Path:
     if not p.is_file():
         raise FileNotFoundError(f"notebook {name} not found in {notebooks_dir()}")
     return p
+
+
+@functools.cache
+def _ipc_kernel_manager() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IpcKernelManager(AsyncKernelManager):
+        """A kernel reached over local sockets (IPC) instead of TCP."""
+
+        def __init__(self, **kw: Any) -> None:
+            kw.setdefault("transport", "ipc")
+            super().__init__(**kw)
+
+    return IpcKernelManager
+
+
+def kernel_options() -> dict[str, Any]:
+    """papermill options for the kernels the workbench starts: local sockets (IPC) on POSIX.
+
+    Over TCP, ipykernel warns on every start that it is "running over TCP without encryption";
+    these kernels never leave the machine, so the IPC transport is both quiet and right.
+    """
+    return {} if sys.platform == "win32" else {"kernel_manager_class": _ipc_kernel_manager()}
 
 
 def export_body(executed: Path) -> str:
@@ -73,13 +99,14 @@ def render_report(run_dir: str | Path | RunDir, *, timeout_s: int = 600, embed_m
         progress_bar=False,
         log_output=False,
         execution_timeout=timeout_s,
+        **kernel_options(),
     )
     title = f"AV Workbench report: {run.info().name} ({run.name})"
     text = scrub(page(title, export_body(executed)), paths=[run_dir, run_dir.parent.parent])
     out = run.report_path
     atomic_write_bytes(out, text.encode())
     os.chmod(out, 0o644)
-    if run_dir.parent.name == "runs":
+    if run_dir.parent.name == RUNS:
         write_index(run_dir.parent.parent)
     return out
 

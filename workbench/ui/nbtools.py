@@ -65,7 +65,7 @@ def run_comparison_from_params(
     """
     from workbench.config import load_config, parse_config
     from workbench.pipeline import run_comparison
-    from workbench.rundir import RunDir, results_root
+    from workbench.rundir import results_root
     from workbench.store import ClipStore
 
     if config:
@@ -81,10 +81,35 @@ def run_comparison_from_params(
             data["metrics"] = list(metrics)
         cfg = parse_config(data, source="<notebook parameters>")
     root = Path(results_dir) if results_dir else results_root()
-    run_dir = RunDir.create(cfg.name, root).path
     return call_in_thread(
-        run_comparison, cfg, run_dir=run_dir, store=ClipStore(root / "store"), quiet=True, report=write_report
+        run_comparison, cfg, root=root, store=ClipStore(root / "store"), quiet=True, report=write_report
     )
+
+
+def runs_to_compare(run_dirs: Sequence[str | Path] = (), results_dir: str | Path = "", *, n: int = 2) -> list | None:
+    """The runs ``compare_runs.ipynb`` compares: ``run_dirs`` when given, else the ``n`` newest scored runs.
+
+    With fewer than two, shows a note saying what to do (make a second run) and returns None, so
+    the notebook ends with that note instead of a traceback.
+    """
+    from IPython.display import HTML, display
+
+    from workbench.rundir import RUNS, list_runs, results_root
+
+    if run_dirs:
+        return list(run_dirs)
+    root = Path(results_dir) if results_dir else results_root()
+    runs = list_runs(root, scored=True)
+    if len(runs) >= n:
+        return runs[-n:]
+    have = f"one run ({runs[0].name})" if len(runs) == 1 else "no scored run yet"
+    display(HTML(
+        f"<p><b>Nothing to compare yet</b>: {root / RUNS} has {have}; comparing needs two runs of the same models and "
+        "prompts. Make a second one, for example <code>workbench run --repeats 2</code> (a second take of every clip; "
+        "the first takes are cache hits), or run again after changing a model, a metric or the suite, then run this "
+        "notebook again. To compare particular runs, set <code>run_dirs</code> in the parameters cell.</p>"
+    ))  # fmt: skip
+    return None
 
 
 def record_outputs(**paths: str | Path | None) -> None:
