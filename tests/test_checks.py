@@ -320,7 +320,7 @@ def test_a_comparisons_expect_block_changes_its_verdicts(tmp_path: Path) -> None
 def test_compare_reports_check_pass_rates_run_over_run(tmp_path: Path) -> None:
     from workbench.outputs.compare import compare_runs, to_text
 
-    only_lips = {"skip": ["speaking_face", "acoustic_match", "mute_test", "mix_balance"]}
+    only_lips = {"skip": ["speaking_face", "spoken_line", "acoustic_match", "mute_test", "mix_balance"]}
     before = _run_with(tmp_path, only_lips, offset_ms=200.0, repeats=10)  # every take late
     after = _run_with(tmp_path, only_lips, offset_ms=20.0, repeats=10)  # every take in sync
     cmp = compare_runs([before, after])

@@ -72,7 +72,9 @@ def _compare(name: str, got: pd.DataFrame) -> None:
             continue
         a, b = got[col], want[col]
         if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(a):
-            np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=f"{name}: {col}")
+            np.testing.assert_allclose(
+                a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, err_msg=f"{name}: {col}"
+            )
         else:
             bad = ~((a.astype("string") == b.astype("string")).fillna(False) | (a.isna() & b.isna()))
             assert not bad.any(), f"{name}: column {col} differs:\n{pd.DataFrame({'got': a[bad], 'golden': b[bad]})}"
@@ -102,11 +104,23 @@ def test_a_normal_run_has_no_analyzer_error(golden_run: Path) -> None:
 #: dubbed's 200 ms late track is late for foley too; drift's growing lag lowers its mute coherence on
 #: the long line); the README's confusion table explains each.
 DEFECTS: dict[str, tuple[set[str], set[str]]] = {
-    "local/synced": (set(), {"lip_sync", "lip_sync_acceptable", "speaking_face", "foley_timing", "acoustic_match", "mute_test", "mix_balance"}),
-    "local/dubbed": ({"lip_sync", "lip_sync_acceptable"}, {"speaking_face", "acoustic_match", "mute_test", "mix_balance"}),
-    "local/late-foley": ({"foley_timing"}, {"lip_sync", "lip_sync_acceptable", "speaking_face", "acoustic_match", "mute_test", "mix_balance"}),
-    "local/dry-room": ({"acoustic_match"}, {"lip_sync", "lip_sync_acceptable", "speaking_face", "foley_timing", "mute_test", "mix_balance"}),
-    "local/generic": ({"foley_timing", "mix_balance"}, set()),
+    "local/synced": (
+        set(),
+        {"lip_sync", "lip_sync_acceptable", "speaking_face", "spoken_line", "foley_timing", "acoustic_match", "mute_test", "mix_balance"},
+    ),
+    "local/dubbed": (
+        {"lip_sync", "lip_sync_acceptable"},
+        {"speaking_face", "spoken_line", "acoustic_match", "mute_test", "mix_balance"},
+    ),
+    "local/late-foley": (
+        {"foley_timing"},
+        {"lip_sync", "lip_sync_acceptable", "speaking_face", "spoken_line", "acoustic_match", "mute_test", "mix_balance"},
+    ),
+    "local/dry-room": (
+        {"acoustic_match"},
+        {"lip_sync", "lip_sync_acceptable", "speaking_face", "spoken_line", "foley_timing", "mute_test", "mix_balance"},
+    ),
+    "local/generic": ({"foley_timing", "mix_balance", "spoken_line"}, set()),
     "local/drift": (set(), {"speaking_face", "acoustic_match", "foley_timing", "mix_balance"}),
 }
 

@@ -11,7 +11,14 @@ import pytest
 from workbench.media import decode, probe
 from workbench.prompt import Prompt, resolve_suite
 from workbench.providers.local.synth.render import RenderedClip, render_clip
-from workbench.providers.local.synth.variants import DUB_OFFSETS_MS, LATE_FOLEY_MS, VARIANTS
+from workbench.providers.local.synth.variants import (
+    DUB_OFFSETS_MS,
+    LATE_FOLEY_MS,
+    LATE_LINE_S,
+    RUSHED_WPM,
+    VARIANTS,
+    WRONG_LINES,
+)
 
 FPS = 25
 
@@ -133,7 +140,10 @@ def mouth(talk: dict) -> np.ndarray:
 
 
 def test_variants_are_documented() -> None:
-    assert set(VARIANTS) == {"synced", "dubbed", "drift", "late-foley", "dry-room", "generic"}
+    assert set(VARIANTS) == {
+        "synced", "dubbed", "drift", "late-foley", "dry-room", "generic",
+        "wrong-line", "half-line", "late-line", "rushed-line", "articulated",
+    }  # fmt: skip
     assert all(isinstance(v, str) and v for v in VARIANTS.values())
     with pytest.raises(KeyError, match="known"):
         render_clip(TALK, "nope")
@@ -306,9 +316,9 @@ def test_whispered_speech_does_not_depend_on_the_clock() -> None:
 
     voice = voice_for(language="en", delivery="whispered")
     assert voice.endswith("+whisper")
-    _, first, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    _, first, _, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
     time.sleep(1.1)
-    _, again, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
+    _, again, _, _ = _synth.__wrapped__("Keep your voice down, they can hear us.", voice)
     assert np.array_equal(first, again)
 
 
@@ -338,3 +348,39 @@ def test_the_rendered_mouth_lead_is_the_lag_the_lip_metric_removes() -> None:
     from workbench.providers.local.synth.render import MOUTH_LEAD_MS
 
     assert MOUTH_LEAD_MS == NATURAL_LAG_MS
+
+
+# -- the spoken-line variants -----------------------------------------------------------------------
+
+
+def test_line_variants_record_what_they_said_and_when(talk: dict) -> None:
+    line = TALK.dialogue[0]
+    assert "spoken_lines" not in talk["synced"][0].ground_truth  # the other variants' truth is unchanged
+    wrong = talk["wrong-line"][0].ground_truth["spoken_lines"][0]
+    assert wrong["prompt_text"] == line.text and wrong["text"] in WRONG_LINES and wrong["text"] != line.text
+    half = talk["half-line"][0].ground_truth["spoken_lines"][0]
+    words = line.text.split()
+    assert half["text"] == " ".join(words[: len(words) // 2])
+    late = talk["late-line"][0].ground_truth["spoken_lines"][0]
+    synced_start = talk["synced"][0].ground_truth["speech_segments"][0]["start_s"]
+    assert late["start_s"] - synced_start == pytest.approx(LATE_LINE_S[0], abs=0.002)
+    assert late["start_s"] - late["prompt_start_s"] > 0.5  # beyond the spoken-line check's tolerance
+    rushed = talk["rushed-line"][0].ground_truth
+    assert rushed["spoken_lines"][0]["rate_wpm"] == RUSHED_WPM
+    seg = rushed["speech_segments"][0]
+    ref = talk["synced"][0].ground_truth["speech_segments"][0]
+    assert (seg["end_s"] - seg["start_s"]) < 0.75 * (ref["end_s"] - ref["start_s"])  # 300 vs 175 wpm
+
+
+def test_articulated_lips_shut_for_each_bilabial_and_part_on_its_release(talk: dict) -> None:
+    truth = talk["articulated"][0].ground_truth
+    ev = truth["bilabial_events"]
+    # "We ship on Friday, and then we all rest.": the /p/ of "ship"
+    assert [e["phone"] for e in ev] == ["p"]
+    assert all(e["audio_release_s"] == e["release_s"] and e["close_s"] < e["release_s"] for e in ev)
+    opening = np.array(truth["mouth_opening"])
+    for e in ev:
+        inside = [k for k in range(len(opening)) if e["close_s"] <= k / FPS <= e["release_s"]]
+        assert inside and np.all(opening[inside] == 0.0)
+    synced = np.array(talk["synced"][0].ground_truth["mouth_opening"])
+    assert synced.min() > 0 or not np.array_equal(synced, opening)

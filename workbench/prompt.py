@@ -156,7 +156,8 @@ class Music(_Model):
 
 #: The creator's checks (:mod:`workbench.outputs.checks`), in the order tables show them.
 CheckName = Literal[
-    "lip_sync", "lip_sync_acceptable", "speaking_face", "foley_timing", "acoustic_match", "mute_test", "mix_balance"
+    "lip_sync", "lip_sync_acceptable", "speaking_face", "spoken_line", "foley_timing", "acoustic_match", "mute_test",
+    "mix_balance",
 ]
 
 
@@ -182,6 +183,18 @@ class SpeakingFaceExpect(_Model):
     """z of the mouth-speech correlation a face must reach to count as speaking."""
     max_undecided: float | None = Field(default=None, ge=0, le=1)
     """Share of the speech that may go to no face when fewer faces speak than the prompt has speakers."""
+
+
+class SpokenLineExpect(_Model):
+    """The spoken line: how far the words may stray and when the line may start.
+
+    Unset: word error rate 0.75, a quarter of the words missing, the start within 0.5 s of the
+    prompt's (the sources are in ``workbench.outputs.checks``).
+    """
+
+    max_wer: float | None = Field(default=None, ge=0, le=5)
+    max_missing_share: float | None = Field(default=None, ge=0, le=1)
+    start_tolerance_s: float | None = Field(default=None, gt=0, le=30)
 
 
 class FoleyExpect(_Model):
@@ -229,6 +242,7 @@ class Expect(_Model):
     lip_sync: LipSyncExpect = LipSyncExpect()
     lip_sync_acceptable: LipSyncAcceptableExpect = LipSyncAcceptableExpect()
     speaking_face: SpeakingFaceExpect = SpeakingFaceExpect()
+    spoken_line: SpokenLineExpect = SpokenLineExpect()
     foley_timing: FoleyExpect = FoleyExpect()
     acoustic_match: AcousticExpect = AcousticExpect()
     mute_test: MuteExpect = MuteExpect()

@@ -129,6 +129,10 @@ def _verdict_summary(run_dir: Path) -> str:
     )
 
 
+#: Metrics whose evidence ``analyze --json`` prints (the transcript and the lines; the phonetic events).
+ANALYZE_EVIDENCE = ("line_wer", "lip_offset_phonetic_ms")
+
+
 def cmd_analyze(args: argparse.Namespace) -> int:
     from workbench.analysis.engine import analyze_clips, check_clip, select_analyzers
     from workbench.metrics.context import ClipContext
@@ -150,6 +154,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             "metrics": {k: v.value for k, v in scores.items() if v.value is not None},
             "unscored": {k: v.reason for k, v in scores.items() if v.value is None},
         }
+        evidence = {k: dict(scores[k].details) for k in ANALYZE_EVIDENCE if k in scores and scores[k].details}
+        if evidence:
+            entry["evidence"] = evidence
         if bad:
             entry["error"] = bad
         lip = scores.get(LIP_TURNS[0])

@@ -6,7 +6,12 @@ proxy, the noise floor and the ambience level, a coarse space class, and a 0..1 
 against the prompt's expected RT60 range and shot size.
 
 ``mix``: is the dialogue intelligible over music and ambience? Speech-to-background ratio
-while speech is active, and dialogue-gated loudness.
+while speech is active, and dialogue-gated loudness. Speech is gated by the statistical gate
+(:func:`workbench.metrics.kernels.levels.speech_activity`). The learned voice activity (Silero VAD,
+:mod:`workbench.metrics.voice`) finds speech better under loud beds, but gating this ratio with it
+was measured worse on the dynamic beds (``benchmarks/validate_acoustic.py --gate silero``: p90
+error 4.55 dB against 1.70 dB, a swelling pad 7.6 dB; README, "The spoken line": voice activity),
+so ``mix_scores`` takes it only when given (``voice``).
 
 Both read one shared :class:`AudioScene` (slot :data:`SCENE` of the clip's memo), computed once per clip.
 Methods and references are in :mod:`workbench.metrics.kernels.reverb` and
@@ -302,18 +307,35 @@ def _match(rt: Rt60Estimate, elr: np.ndarray, prompt: Prompt | None) -> Score:
     return Score(round(rt_score * shot_score, 4), details=details)
 
 
-def mix_scores(scene: AudioScene, prompt: Prompt | None) -> dict[str, Score]:
-    """The ``mix`` analyzer's scores for one scene (see :func:`mix`)."""
+def learned_mask(voice: np.ndarray, n: int) -> np.ndarray:
+    """A 100 Hz activity mask cut or padded to ``n`` frames of :data:`HOP_S`."""
+    out = np.zeros(n, dtype=bool)
+    k = min(n, len(voice))
+    out[:k] = np.asarray(voice[:k], dtype=bool)
+    return out
+
+
+def mix_scores(scene: AudioScene, prompt: Prompt | None, *, voice: np.ndarray | str | None = None) -> dict[str, Score]:
+    """The ``mix`` analyzer's scores for one scene (see :func:`mix`).
+
+    ``voice`` is a learned voice activity on the 100 Hz grid (the benchmark's ``--gate silero``); None
+    (the analyzer) or a reason: the scene's statistical gate. The details name the gate.
+    """
     names = ("speech_to_background_db", "dialogue_loudness_lufs")
     if prompt is not None and not prompt.dialogue:
         return {k: Score.unscored("prompt has no dialogue") for k in names}
     if scene.silent:
         return {k: Score.unscored("silent audio track") for k in names}
     assert scene.vad is not None
-    if scene.vad.mask.sum() * HOP_S < 0.3:
-        return {k: Score.unscored("no speech detected") for k in names}
-    sb = speech_to_background(y=scene.y, sr=scene.sr, mask=scene.vad.mask, hop_s=HOP_S)
+    if isinstance(voice, np.ndarray) and scene.sr == 16000:
+        mask, gate = learned_mask(voice, len(scene.vad.mask)), "silero"
+    else:
+        mask, gate = scene.vad.mask, "statistical" + (f" ({voice})" if isinstance(voice, str) else "")
+    if mask.sum() * HOP_S < 0.3:
+        return {k: Score.unscored("no speech detected", gate=gate) for k in names}
+    sb = speech_to_background(y=scene.y, sr=scene.sr, mask=mask, hop_s=HOP_S)
     details = {
+        "gate": gate,
         "speech_fraction": round(sb.speech_fraction, 3),
         "speech_lufs": None if sb.speech_lufs is None else round(sb.speech_lufs, 2),
         "background_lufs": None if sb.background_lufs is None else round(sb.background_lufs, 2),

@@ -151,3 +151,105 @@ LIP_LINE = "lip_offset_ms"
 MOUTH_SIGNALS = ("lip_confidence", "signals")
 FOLEY_EVENTS = ("foley_offset_ms", "events")
 DECAYS = ("rt60_s", "decays")
+
+
+class HeardWord(TypedDict):
+    """One word as heard (normalised), with its times."""
+
+    text: str
+    start_s: float
+    end_s: float
+    timed_by: str
+    """``alignment`` (PocketSphinx, 10 ms) or ``whisper`` (Whisper's own word times, when the alignment failed)."""
+
+
+class LineCheck(TypedDict):
+    """One prompt line against the transcript."""
+
+    text: str
+    language: str
+    prompt_start_s: float | None
+    n_words: int
+    wer: float | None
+    missing: list[str]
+    """Words of the line not heard at all."""
+    substituted: list[str]
+    """``said->heard`` for words heard as another word."""
+    extra: list[str]
+    matched: int
+    start_s: float | None
+    """When the line starts, heard (s)."""
+    start_source: str | None
+    """``alignment``, ``speech onset`` (the first words were not heard) or ``whisper word time``."""
+    start_offset_s: float | None
+    note: str | None
+    reason: str | None
+    """Why the line has no reading (another language, not recognised, no speech)."""
+
+
+class SpokenEvidence(TypedDict):
+    """Details of ``line_wer``: the transcript and every line."""
+
+    transcript: str | None
+    """The kept words as Whisper wrote them (hallucinated segments dropped)."""
+    model: str | None
+    avg_logprob: float | None
+    dropped: list[dict[str, object]]
+    """Segments dropped as hallucinations: ``text``, ``start_s``, ``end_s``, ``why``."""
+    words: list[HeardWord]
+    lines: list[LineCheck]
+    not_checked: list[str]
+    """Lines in a language no offline model covers, with the reason."""
+    vad: str
+    speech_s: float
+    fit_margin: float | None
+    """How much better (+) or worse (-) the prompt's words fit the sound than the words heard: the mean
+    acoustic score per 10 ms of the forced alignment (PocketSphinx) of each, over the same stretch.
+    None when the words agree or it was not computed."""
+    line_fits: bool | None
+    """False when the prompt's words cannot be aligned to the sound at all (None: not tried)."""
+
+
+class DeliveryEvidence(TypedDict):
+    """Details of ``speech_rate_syll_s``."""
+
+    syllables: int
+    words: int
+    speaking_time_s: float
+    pause_s: float
+    words_per_s: float
+    asked_pace: str | None
+    """The pace word of the prompt's delivery (``slow``, ``hurried``...), if any."""
+    asked_range: list[float] | None
+
+
+class LipEventPair(TypedDict):
+    """One bilabial event of the audio paired with a lip event."""
+
+    kind: str
+    """``release`` or ``closure``."""
+    t: float
+    """Audio time of the event (s)."""
+    offset_ms: float
+    """Audio minus lip time (+ = audio late)."""
+
+
+class PhoneticEvidence(TypedDict):
+    """Details of ``lip_offset_phonetic_ms``."""
+
+    face: int
+    n_events: int
+    n_audio_events: int
+    n_lip_events: int
+    z: float | None
+    mode_ms: float | None
+    median_ms: float | None
+    mad_ms: float | None
+    events: list[LipEventPair]
+    audio_events: list[dict[str, object]]
+    """Every bilabial event found in the audio: ``kind``, ``phone``, ``t``, ``word``."""
+
+
+SPOKEN_WORDS = ("line_wer", "words")
+SPOKEN_LINES = ("line_wer", "lines")
+PHONETIC_EVENTS = ("lip_offset_phonetic_ms", "events")

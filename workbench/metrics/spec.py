@@ -179,6 +179,37 @@ MIX = (
     MetricSpec("dialogue_loudness_lufs", "LUFS", None, "Dialogue-gated loudness (BS.1770-4 while speech is active)."),
 )  # fmt: skip
 
+SPEECH = (
+    MetricSpec(
+        "line_wer", "share", False,
+        "Word error rate of the heard words against the prompt's line(s) (Whisper tiny.en; English only).",
+        resolution=0.1,  # espeak-ng lines: p90 error 0.0-0.3 on wrong, half and shuffled lines (README)
+    ),
+    MetricSpec(
+        "line_start_offset_s", "s", None,
+        "When the first line starts, heard (forced alignment), minus the prompt's start time (+ = late).",
+        best_at_zero=True, resolution=ONE_FRAME_MS / 1000,
+    ),
+    MetricSpec(
+        "speech_rate_syll_s", "syll/s", None,
+        "Speaking rate: syllables per second of the aligned words, pauses over 0.25 s removed.",
+        resolution=0.5,
+    ),
+    MetricSpec(
+        "voiced_share", "share", None,
+        "Share of the speech that is voiced (near 0 whispered); not read over music.",
+        resolution=0.1,
+    ),
+)  # fmt: skip
+LIP_PHONETIC = (
+    MetricSpec(
+        "lip_offset_phonetic_ms", "ms", None,
+        "Audio-visual offset from bilabial /p b m/ releases and closures against lip closures (+ = audio late); "
+        "no calibrated lag. Beside lip_offset_ms, not instead.",
+        best_at_zero=True, resolution=ONE_FRAME_MS,
+    ),
+)  # fmt: skip
+
 #: The built-in analyzers and the metrics each outputs, in registration order.
 BUILTIN: dict[str, tuple[MetricSpec, ...]] = {
     "basic": BASIC,
@@ -188,4 +219,6 @@ BUILTIN: dict[str, tuple[MetricSpec, ...]] = {
     "av_sync": AV_SYNC,
     "mute_test": MUTE_TEST,
     "foley": FOLEY,
+    "speech": SPEECH,
+    "lip_phonetic": LIP_PHONETIC,
 }

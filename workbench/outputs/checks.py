@@ -50,6 +50,30 @@ SPEAKING_MIN_Z = 2.5
 #: at most this share of the speech went to no face (else the missing speaker may hide in the
 #: undecided speech: can't tell). A quarter: a two-speaker exchange gives each speaker about half.
 SPEAKING_MAX_UNDECIDED = 0.25
+#: The spoken line: the words pass at a word error rate up to this (Whisper tiny.en's reading). Between
+#: right and wrong lines: espeak-ng lines said as written read at most 0.45 in quiet and over music, wrong
+#: lines at least 0.88 (``benchmarks/validate_speech.py --quick``, 72 cases, README "The spoken line";
+#: tiny.en mishears synthetic speech: "remember->remembered", "door->lord", so right lines rarely read 0).
+LINE_MAX_WER = 0.75
+#: ... and with at most this share of the line's words not heard at all: a line cut in half missed at
+#: least 29 % of its words, a right line at most 14 % (one word), because tiny.en substitutes words far
+#: more often than it drops them (same benchmark).
+LINE_MAX_MISSING = 0.25
+#: Words that differ fail only when the line's own words fit the sound clearly worse than what was
+#: heard (the forced-alignment score per 10 ms, PocketSphinx units) or cannot be aligned at all; a
+#: smaller margin means the speech is too unclear for the recogniser (reverberant, noisy) and the check
+#: cannot tell. Between the right lines, a hall's reverberation included (margin -0.4 at worst), and the
+#: wrong lines said clearly (-14.2 at best), same benchmark.
+LINE_MIN_MISFIT = 5.0
+#: The line must start within this of the prompt's start time (s, early or late). No standard sets it:
+#: a prompt times its lines to a tenth of a second, and half a second is two or three syllables of
+#: conversational speech (4-6 syllables/s), a different beat of the shot; it is more than ten times the
+#: line start's measurement error (p90 40 ms on espeak-ng lines and on the local models).
+LINE_START_TOLERANCE_S = 0.5
+#: A line the prompt wants whispered must be voiced on at most this share of its speech: between
+#: espeak-ng's whispers (0.02-0.05) and the least voiced real talking clip (0.43; validate_speech.py's delivery
+#: section); not read over music.
+WHISPER_MAX_VOICED = 0.15
 #: Foley: the same asymmetric window for a visible event and its sound (sound late is tolerated more:
 #: metric-methods.md "Foley timing", after BT.1359 and the audio-visual integration window).
 FOLEY_EARLY_MS, FOLEY_LATE_MS = 45.0, 125.0
@@ -101,6 +125,13 @@ CHECKS: tuple[CheckSpec, ...] = (
         "a face's mouth follows the speech (lip-sync confidence z >= 2.5); as many faces speak as the prompt has "
         "speakers, unless over a quarter of the speech went to no face",
         ("lip_confidence",),
+    ),
+    CheckSpec(
+        "spoken_line", "Spoken line", "Does the character say the line as written, when the prompt says, and as asked?",
+        "word error rate at most 0.75 and at most a quarter of the words missing (between right and wrong lines as "
+        "heard by Whisper tiny.en); the start within 0.5 s of the prompt's; a whisper voiced on at most 15 % of its "
+        "speech; a named pace (slow, hurried) within 4-6 syllables/s of conversational English. English only",
+        ("line_wer", "line_start_offset_s"),
     ),
     CheckSpec(
         "foley_timing", "Foley timing", "Is each prompted sound heard when its visible cause happens?",
@@ -300,6 +331,88 @@ def speaking_face(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
     return _pass("speaking_face", f"{len(faces)} faces take turns: {said} (z {conf.value:.1f})")
 
 
+# -- the spoken line -------------------------------------------------------------------------------
+
+
+def _quote(words: Sequence[str] | str, n: int = 60) -> str:
+    text = words if isinstance(words, str) else " ".join(words)
+    return f"“{_short(text, n)}”"
+
+
+def _line_words(r: Readings, e: Any) -> tuple[list[str], list[str], bool | None]:
+    """(confident problems, reasons it cannot tell, words pass) of the words part."""
+    w = r["line_wer"]
+    d = w.details or {}
+    assert w.value is not None
+    max_wer = LINE_MAX_WER if e.max_wer is None else e.max_wer
+    max_missing = LINE_MAX_MISSING if e.max_missing_share is None else e.max_missing_share
+    lines = [ln for ln in d.get("lines", []) if ln.get("wer") is not None]
+    n = sum(int(ln.get("n_words") or 0) for ln in lines)
+    gone = [m for ln in lines for m in ln.get("missing", [])]
+    share = len(gone) / n if n else 0.0
+    if w.value <= max_wer and share <= max_missing:
+        return [], [], True
+    heard = d.get("transcript") or ""
+    said = " ".join(str(ln.get("text", "")) for ln in lines)
+    margin, fits = d.get("fit_margin"), d.get("line_fits")
+    if share > max_missing and len(gone) == n:
+        what = f"none of the line's {n} words heard" + (f" (heard {_quote(heard)})" if heard else "")
+    elif share > max_missing:
+        what = f"{len(gone)} of the line's {n} words not said ({_quote(gone, 40)})"
+    else:
+        what = f"says {_quote(heard)} instead of {_quote(said)} (word error rate {w.value:.2f}, needs <= {max_wer:g})"
+    if not heard:
+        return [], [f"speech heard, but no words recognised in it (the line is {_quote(said)})"], False
+    if fits is False or (margin is not None and margin <= -LINE_MIN_MISFIT):
+        return [what], [], False
+    how = f"fit the sound as well as or better than that (margin {margin:+.1f})" if margin is not None else "could not be compared"
+    return [], [f"heard {_quote(heard)}, but the line's own words {how}: too unclear for the offline recogniser"], False
+
+
+def spoken_line(r: Readings, prompt: Prompt, expect: Expect) -> Verdict:
+    """The words as written (word error rate, missing words), the start on time, and the delivery asked for."""
+    missing = _missing("spoken_line", r)
+    if missing is not None:
+        return missing
+    e = expect.spoken_line
+    w = r["line_wer"]
+    if w.value is None:
+        if w.reason == "no speech detected":
+            return _fail("spoken_line", "the line is not said: no speech heard")
+        return _cant("spoken_line", w.reason)
+    problems, unsure, words_ok = _line_words(r, e)
+    st = r["line_start_offset_s"]
+    tol = LINE_START_TOLERANCE_S if e.start_tolerance_s is None else e.start_tolerance_s
+    when = ""
+    if st.value is not None:
+        late = st.value > 0
+        when = "on time" if abs(st.value) < 0.005 else f"{abs(st.value):.2f} s {'late' if late else 'early'}"
+        if abs(st.value) > tol:
+            first = next((ln for ln in (st.details or {}).get("lines", []) if ln.get("start_s") is not None), None)
+            at = f" (at {first['start_s']:.2f} s, the prompt says {first['prompt_start_s']:g} s)" if first else ""
+            problems.append(f"starts {when}{at}, needs within {tol:g} s")
+    elif words_ok:
+        unsure.append(f"start: {st.reason}")
+    # the delivery, where the prompt asks for one that can be measured
+    vs = r.get("voiced_share")
+    if vs is not None and (vs.details or {}).get("asked_whisper") and vs.value is not None and vs.value > WHISPER_MAX_VOICED:
+        problems.append(f"voiced ({vs.value:.0%} of the speech) where the prompt asks for a whisper")
+    rate = r.get("speech_rate_syll_s")
+    rd = (rate.details or {}) if rate is not None else {}
+    if rate is not None and rate.value is not None and rd.get("asked_range"):
+        lo, hi = rd["asked_range"]
+        if not lo <= rate.value <= hi:
+            problems.append(f"{rate.value:.1f} syllables/s where the prompt asks for a {rd.get('asked_pace')} delivery")
+    if problems:
+        return _fail("spoken_line", "; ".join(problems))
+    if unsure:
+        return _cant("spoken_line", "; ".join(unsure))
+    d = w.details or {}
+    subs = [s for ln in d.get("lines", []) for s in ln.get("substituted", [])]
+    heard_as = f": {', '.join(subs[:3])}" if subs else ""
+    return _pass("spoken_line", f"says the line (word error rate {w.value:.2f}{heard_as}), {when}")
+
+
 # -- foley ----------------------------------------------------------------------------------------
 
 
@@ -438,6 +551,7 @@ RUNNERS: dict[str, CheckFn] = {
     "lip_sync": lip_sync,
     "lip_sync_acceptable": lip_sync_acceptable,
     "speaking_face": speaking_face,
+    "spoken_line": spoken_line,
     "foley_timing": foley_timing,
     "acoustic_match": acoustic_match,
     "mute_test": mute_test,
@@ -447,7 +561,7 @@ RUNNERS: dict[str, CheckFn] = {
 
 def applies(check: str, prompt: Prompt) -> bool:
     """Whether a prompt asks for what the check tests."""
-    if check in ("lip_sync", "lip_sync_acceptable", "speaking_face"):
+    if check in ("lip_sync", "lip_sync_acceptable", "speaking_face", "spoken_line"):
         return bool(prompt.dialogue)
     if check == "foley_timing":
         return bool(prompt.foley)
@@ -634,6 +748,7 @@ SHORT = {
     "lip_sync": "lips",
     "lip_sync_acceptable": "lips ok",
     "speaking_face": "face",
+    "spoken_line": "line",
     "foley_timing": "foley",
     "acoustic_match": "room",
     "mute_test": "mute",

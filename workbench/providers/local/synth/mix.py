@@ -16,7 +16,7 @@ import numpy as np
 from scipy.signal import oaconvolve
 
 from workbench.prompt import Prompt
-from workbench.providers.local.synth import room, sounds
+from workbench.providers.local.synth import lips, room, sounds
 from workbench.providers.local.synth.speech import synthesize
 from workbench.providers.local.synth.variants import (
     DRY_ROOM_DRR_DB,
@@ -24,6 +24,7 @@ from workbench.providers.local.synth.variants import (
     GENERIC_DRR_DB,
     GENERIC_RT60_S,
     VariantParams,
+    spoken_text,
 )
 
 SR = 48000
@@ -127,28 +128,41 @@ def _place(track: np.ndarray, x: np.ndarray, t_s: float) -> None:
     track[i : i + m] += x[:m]
 
 
-def _speech(prompt: Prompt, n: int) -> tuple[np.ndarray, list[dict]]:
+def _speech(prompt: Prompt, n: int, params: VariantParams | None = None) -> tuple[np.ndarray, list[dict]]:
+    params = params or VariantParams("synced")
     dry = np.zeros(n)
     lines = []
     for line in prompt.dialogue:
-        u = synthesize(line.text, language=line.language, speaker=line.speaker, delivery=line.delivery, sr=SR)
+        text = spoken_text(line.text, params)
+        u = synthesize(
+            text, language=line.language, speaker=line.speaker, delivery=line.delivery, sr=SR, rate_wpm=params.rate_wpm
+        )
         target = WHISPER_DBFS if "whisper" in line.delivery.lower() else SPEECH_DBFS
         y = u.y.astype(np.float64) * 10 ** (target / 20) / max(_active_rms(u.y, SR), 1e-9)
-        _place(dry, y, line.start_s)
+        at = line.start_s + params.line_delay_s
+        _place(dry, y, at)
         iv = voiced_intervals(y, sr=SR)
         v0, v1 = (iv[0][0], iv[-1][1]) if iv else (0.0, len(y) / SR)
-        lines.append(
-            {
-                "text": line.text,
-                "language": line.language,
-                "speaker": line.speaker,
-                "voice": u.voice,
-                "placed_s": line.start_s,
-                "start_s": line.start_s + v0,
-                "end_s": line.start_s + v1,
-                "words": [{"text": w, "start_s": line.start_s + t} for w, t in u.words],
-            }
-        )
+        entry = {
+            "text": text,
+            "language": line.language,
+            "speaker": line.speaker,
+            "voice": u.voice,
+            "placed_s": at,
+            "start_s": at + v0,
+            "end_s": at + v1,
+            "words": [{"text": w, "start_s": at + t} for w, t in u.words],
+        }
+        if text != line.text or params.line_delay_s or params.rate_wpm is not None:
+            entry["prompt_text"] = line.text
+            entry["prompt_start_s"] = line.start_s
+            entry["rate_wpm"] = params.rate_wpm
+        if params.bilabial_lips:
+            entry["bilabials"] = [
+                {**b, "close_s": round(at + float(b["close_s"]), 4), "release_s": round(at + float(b["release_s"]), 4)}
+                for b in lips.bilabials(y=y, sr=SR, phonemes=u.phonemes)
+            ]
+        lines.append(entry)
     return dry, lines
 
 
@@ -193,7 +207,7 @@ def build_stems(prompt: Prompt, params: VariantParams, *, seed: int) -> tuple[St
     """All stems on the picture timeline, the room facts and the speech lines (picture time)."""
     d = prompt.duration_s
     n = int(round((d + 2 * PRE_S) * SR))
-    speech_dry, lines = _speech(prompt, n)
+    speech_dry, lines = _speech(prompt, n, params)
     zeros = np.zeros(n)
     if params.generic:
         g = np.random.default_rng(20240917)  # the same bed for every prompt
@@ -258,6 +272,42 @@ def speech_to_background_db(stems: Stems) -> float | None:
 def to_audio_time(t: float, params: VariantParams) -> float:
     """Audio time (s) at which picture time ``t`` is heard."""
     return t * (1 + params.drift_ms_per_s / 1000) + params.offset_ms / 1000
+
+
+def line_truth(lines: list[dict], params: VariantParams, duration_s: float) -> dict:
+    """Ground truth of the line variants (nothing for the others, whose ground truth stays as it was).
+
+    ``spoken_lines``: per line, what was said against what the prompt asked (``text``, ``prompt_text``,
+    ``start_s`` heard in audio time against ``prompt_start_s``, ``rate_wpm``); ``bilabial_events``: every
+    /p b m/ closure and release in picture time and audio time (the lips part at ``release_s``).
+    """
+    out: dict = {}
+    changed = [ln for ln in lines if "prompt_text" in ln]
+    if changed:
+        out["spoken_lines"] = [
+            {
+                "text": ln["text"],
+                "prompt_text": ln["prompt_text"],
+                "start_s": round(to_audio_time(ln["start_s"], params), 4),
+                "prompt_start_s": ln["prompt_start_s"],
+                "rate_wpm": ln["rate_wpm"],
+            }
+            for ln in changed
+        ]
+    if params.bilabial_lips:
+        out["bilabial_events"] = [
+            {
+                "phone": b["phone"],
+                "close_s": b["close_s"],
+                "release_s": b["release_s"],
+                "audio_close_s": round(to_audio_time(b["close_s"], params), 4),
+                "audio_release_s": round(to_audio_time(b["release_s"], params), 4),
+            }
+            for ln in lines
+            for b in ln.get("bilabials", [])
+            if b["release_s"] < duration_s
+        ]
+    return out
 
 
 def render_audio(prompt: Prompt, params: VariantParams, *, seed: int) -> AudioResult:

@@ -9,9 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from workbench.prompt import Prompt
-from workbench.providers.local.synth import face, scene
+from workbench.providers.local.synth import face, lips, scene
 from workbench.providers.local.synth.encode import encode_mp4
-from workbench.providers.local.synth.mix import PRE_S, SR, _speech, render_audio, to_audio_time, voiced_intervals
+from workbench.providers.local.synth.mix import (
+    PRE_S,
+    SR,
+    _speech,
+    line_truth,
+    render_audio,
+    to_audio_time,
+    voiced_intervals,
+)
 from workbench.providers.local.synth.sounds import foley_kind
 from workbench.providers.local.synth.variants import VARIANTS, VariantParams, variant_params
 
@@ -166,7 +174,9 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
     ``audio_space_class`` (the one rendered), ``foley`` (``at_s``, ``visual_contact_s``,
     ``audio_onset_s``, ``kind``), ``speech_segments`` (audio time: ``start_s``, ``end_s``, ``text``,
     ``language``, ``words``), ``voiced_intervals_s``, ``speech_to_background_db``, ``stem_rms_dbfs``,
-    ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1).
+    ``face`` (``present``, ``bbox``), ``mouth_lead_ms``, ``mouth_opening`` (intended, per frame, 0-1); the
+    line variants add ``spoken_lines`` and ``articulated`` adds ``bilabial_events``
+    (:func:`workbench.providers.local.synth.mix.line_truth`).
 
     With several on-screen speakers (:meth:`workbench.prompt.Prompt.on_screen`) each has a face of
     its own, side by side, whose mouth moves only on that speaker's lines: ``faces`` lists them left
@@ -185,6 +195,9 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
 
     # with several speakers each mouth moves only on its own speaker's lines
     openings = [mouth(audio.speech_picture)] if len(cast) <= 1 else [mouth(_speech_of(prompt, sp.name)) for sp in cast]
+    if params.bilabial_lips:  # the articulated variant: the lips shut for /p b m/ and part on the release
+        shut = [(float(b["close_s"]), float(b["release_s"])) for ln in audio.lines for b in ln.get("bilabials", [])]
+        openings = [lips.close_lips(o, fps=FPS, closures=shut) for o in openings]
     data = encode_mp4(_frames(prompt, lay, openings), audio.y, width=lay.width, height=lay.height, fps=FPS, sr=SR)
     placements = [face.place_face(panel=p, shot=prompt.shot, mirror=i % 2 == 1) for i, p in enumerate(lay.face_panels)]
     placement = placements[0]
@@ -227,6 +240,7 @@ def render_clip(prompt: Prompt, variant: str, *, seed: int = 0) -> RenderedClip:
         },
         "mouth_lead_ms": MOUTH_LEAD_MS,
         "mouth_opening": [round(float(o), 3) for o in openings[0]],
+        **line_truth(audio.lines, params, prompt.duration_s),
     }
     if len(cast) > 1:
         truth["faces"] = [

@@ -30,6 +30,8 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _EVENT_LIST_TERMINATED = 0
 _EVENT_WORD = 1
+_EVENT_PHONEME = 7
+_RATE = 1  # espeakRATE, words per minute
 #: Seed of espeak-ng's noise generator (``espeak_ng_SetRandSeed``), set before every synthesis.
 _RAND_SEED = 1
 
@@ -84,12 +86,19 @@ class Utterance:
         Each word and the time (s, from sample 0) espeak-ng reports for it.
     voice : str
         The espeak-ng voice name used.
+    phonemes : tuple of (str, float)
+        Each phoneme (espeak-ng's mnemonic, e.g. ``p``, ``m``, ``'a``) and its start (s, from sample 0);
+        a stop's event falls on its burst.
+    rate_wpm : int or None
+        The speaking rate asked for (None: the voice's default, 175 words per minute).
     """
 
     y: np.ndarray
     sr: int
     words: tuple[tuple[str, float], ...]
     voice: str
+    phonemes: tuple[tuple[str, float], ...] = ()
+    rate_wpm: int | None = None
 
 
 def _bind(lib: ctypes.CDLL) -> None:
@@ -97,14 +106,15 @@ def _bind(lib: ctypes.CDLL) -> None:
     lib.espeak_Initialize.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int)
     lib.espeak_SetVoiceByName.argtypes = (ctypes.c_char_p,)
     lib.espeak_ng_SetRandSeed.argtypes = (ctypes.c_long,)
+    lib.espeak_SetParameter.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int)
     lib.espeak_Synth.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
                                  ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p)  # fmt: skip
 
 
 def _run(
-    lib: ctypes.CDLL, data_path: bytes, text: str, voice: str
-) -> tuple[int, np.ndarray, list[tuple[int, int, int]]]:
-    """Initialize, synthesize ``text`` with ``voice``; returns (sample rate, int16 samples, word events)."""
+    lib: ctypes.CDLL, data_path: bytes, text: str, voice: str, rate_wpm: int | None = None
+) -> tuple[int, np.ndarray, list[tuple[int, int, int]], list[tuple[str, int]]]:
+    """Initialize, synthesize ``text`` with ``voice``; returns (sample rate, int16 samples, word events, phoneme events)."""
     _bind(lib)
     sr = int(lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT))
     if sr <= 0:
@@ -114,6 +124,7 @@ def _run(
     lib.espeak_ng_SetRandSeed(ctypes.c_long(_RAND_SEED))
     chunks: list[np.ndarray] = []
     words: list[tuple[int, int, int]] = []
+    phonemes: list[tuple[str, int]] = []
 
     def on_synth(wav, n: int, events) -> int:  # type: ignore[no-untyped-def]
         if n > 0 and wav:
@@ -122,6 +133,9 @@ def _run(
         while events[i].type != _EVENT_LIST_TERMINATED:
             if events[i].type == _EVENT_WORD:
                 words.append((events[i].text_position, events[i].length, events[i].audio_position))
+            elif events[i].type == _EVENT_PHONEME:
+                name = bytes(events[i].id.string).split(b"\0")[0].decode("ascii", errors="replace")
+                phonemes.append((name, events[i].sample))
             i += 1
         return 0
 
@@ -129,17 +143,21 @@ def _run(
     lib.espeak_SetSynthCallback(callback)
     if lib.espeak_SetVoiceByName(voice.encode()) != 0:
         raise ValueError(f"espeak-ng has no voice {voice!r}")
+    if rate_wpm is not None:
+        lib.espeak_SetParameter(_RATE, int(rate_wpm), 0)
     data = text.encode("utf-8")
     buf = ctypes.create_string_buffer(data)
     err = lib.espeak_Synth(buf, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
     lib.espeak_Synchronize()
     if err != 0:
         raise RuntimeError(f"espeak_Synth failed ({err})")
-    return sr, (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)), words
+    return sr, (np.concatenate(chunks) if chunks else np.zeros(0, np.int16)), words, phonemes
 
 
 @lru_cache(maxsize=64)
-def _synth(text: str, voice: str) -> tuple[int, np.ndarray, tuple[tuple[int, int, int], ...]]:
+def _synth(
+    text: str, voice: str, rate_wpm: int | None = None
+) -> tuple[int, np.ndarray, tuple[tuple[int, int, int], ...], tuple[tuple[str, int], ...]]:
     """One synthesis on a freshly loaded library (see the module notes)."""
     import _ctypes
 
@@ -148,12 +166,12 @@ def _synth(text: str, voice: str) -> tuple[int, np.ndarray, tuple[tuple[int, int
     with _LOCK:
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
         try:
-            sr, y, words = _run(lib, espeakng_loader.get_data_path().encode(), text, voice)
+            sr, y, words, phonemes = _run(lib, espeakng_loader.get_data_path().encode(), text, voice, rate_wpm)
         finally:
             lib.espeak_Terminate()
             _ctypes.dlclose(lib._handle)
     y.setflags(write=False)
-    return sr, y, tuple(words)
+    return sr, y, tuple(words), tuple(phonemes)
 
 
 def voice_for(*, language: str, speaker: str = "", delivery: str = "") -> str:
@@ -165,7 +183,9 @@ def voice_for(*, language: str, speaker: str = "", delivery: str = "") -> str:
     return f"{base}+f2" if any(w in _FEMALE_WORDS for w in words) else f"{base}+m3"
 
 
-def synthesize(text: str, *, language: str = "en", speaker: str = "", delivery: str = "", sr: int = 48000) -> Utterance:
+def synthesize(
+    text: str, *, language: str = "en", speaker: str = "", delivery: str = "", sr: int = 48000, rate_wpm: int | None = None
+) -> Utterance:
     """Synthesize one line of speech with espeak-ng.
 
     Parameters
@@ -178,6 +198,8 @@ def synthesize(text: str, *, language: str = "en", speaker: str = "", delivery: 
         Pick the voice variant ("whispered" delivery uses espeak-ng's ``whisper`` variant).
     sr : int
         Output sample rate (espeak-ng renders at 22.05 kHz; resampled polyphase).
+    rate_wpm : int, optional
+        Speaking rate in words per minute (espeak-ng's default is 175); None keeps the voice's default.
 
     Returns
     -------
@@ -186,10 +208,10 @@ def synthesize(text: str, *, language: str = "en", speaker: str = "", delivery: 
     """
     voice = voice_for(language=language, speaker=speaker, delivery=delivery)
     try:
-        native_sr, raw, events = _synth(text, voice)
+        native_sr, raw, events, phone_events = _synth(text, voice, rate_wpm)
     except ValueError:  # no such voice: speak it with the fallback voice (recorded in ``Utterance.voice``)
         voice = voice_for(language=FALLBACK_VOICE, speaker=speaker, delivery=delivery)
-        native_sr, raw, events = _synth(text, voice)
+        native_sr, raw, events, phone_events = _synth(text, voice, rate_wpm)
     y = raw.astype(np.float32) / 32768.0
     if sr != native_sr:
         g = np.gcd(sr, native_sr)
@@ -201,4 +223,5 @@ def synthesize(text: str, *, language: str = "en", speaker: str = "", delivery: 
         rest = data[max(pos - 1, 0) :].decode("utf-8", errors="ignore")
         word = rest.split(maxsplit=1)[0].strip('.,;:!?"()') if rest.strip() else ""
         words.append((word, ms / 1000.0))
-    return Utterance(y=y, sr=sr, words=tuple(words), voice=voice)
+    phonemes = tuple((name, sample / native_sr) for name, sample in phone_events)
+    return Utterance(y=y, sr=sr, words=tuple(words), voice=voice, phonemes=phonemes, rate_wpm=rate_wpm)

@@ -1,0 +1,67 @@
+"""Learned voice activity of a clip (Silero VAD v6), computed once per clip for the speech analysis.
+
+Silero's per-chunk speech probabilities (:func:`workbench.metrics.speechmodels.silero_probs`) go
+on the 100 Hz envelope grid through :func:`workbench.metrics.kernels.vad.activity_from_probs`.
+Measured against the lip-sync energy gate and the mix analyzer's statistical gate on speech over
+music and ambience at known ratios and on clips without speech, Silero finds speech better and
+hears far less of it where there is none (``benchmarks/validate_speech.py``, README "The spoken
+line"), so the speech analysis uses it. The lip-sync analyzer keeps its energy gate and the mix
+analyzer its statistical gate: gating the speech-to-background ratio with Silero was measured
+worse on dynamic beds (:mod:`workbench.metrics.acoustic`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from workbench.metrics.context import Memo, Slot
+from workbench.metrics.kernels.envelopes import GRID_RATE
+from workbench.metrics.kernels.vad import activity_from_probs
+from workbench.metrics.speechmodels import SILERO_CHUNK, SR, ModelUnavailable, silero_probs
+
+
+@dataclass(frozen=True)
+class VoiceActivity:
+    """Silero's speech probabilities and the activity they give on the 100 Hz grid."""
+
+    probs: np.ndarray
+    """Speech probability per 32 ms chunk."""
+    active: np.ndarray
+    """bool, one per 10 ms from the clip's start."""
+
+    @property
+    def speech_s(self) -> float:
+        """Seconds of speech."""
+        return float(self.active.sum()) / GRID_RATE
+
+
+#: The clip's learned voice activity (or why there is none).
+VOICE: Slot[VoiceActivity | str] = Slot("learned voice activity")
+
+
+def grid_length(n_samples: int, sr: int, rate: int = GRID_RATE) -> int:
+    """Points of the ``rate`` Hz grid that cover ``n_samples`` at ``sr``."""
+    return int(np.ceil(n_samples / (sr / rate))) if n_samples else 0
+
+
+def _compute(clip: Any) -> VoiceActivity | str:
+    if clip.sr != SR:
+        return f"voice activity needs {SR} Hz audio (got {clip.sr})"
+    if len(clip.audio) == 0:
+        return "no audio stream"
+    try:
+        p = silero_probs(y=clip.audio, sr=clip.sr)
+    except ModelUnavailable as exc:
+        return f"no voice-activity model: {exc}"
+    n = grid_length(len(clip.audio), clip.sr)
+    return VoiceActivity(probs=p, active=activity_from_probs(probs=p, n=n, chunk_s=SILERO_CHUNK / SR))
+
+
+def learned_activity(clip: Any, memo: Memo | None = None) -> VoiceActivity | str:
+    """Silero voice activity of a decoded clip (``audio`` at 16 kHz, ``sr``), kept in ``memo`` (slot :data:`VOICE`)."""
+    if memo is None:
+        return _compute(clip)
+    return memo.get(VOICE, lambda: _compute(clip))
