@@ -12,6 +12,7 @@ import functools
 import html
 import json
 import os
+import shutil
 import sys
 import zipfile
 from datetime import UTC, datetime
@@ -46,11 +47,25 @@ def _ipc_kernel_manager() -> type:
     from jupyter_client.manager import AsyncKernelManager
 
     class IpcKernelManager(AsyncKernelManager):
-        """A kernel reached over local sockets (IPC) instead of TCP."""
+        """A kernel reached over local sockets (IPC) instead of TCP.
+
+        Each kernel's sockets live in a private temporary folder: jupyter_client's default
+        (``kernel-ipc-<n>`` in the working directory) lets two kernels started at once in the same
+        folder (a batch's parallel jobs) pick the same socket names, and one of them never answers.
+        """
 
         def __init__(self, **kw: Any) -> None:
+            import tempfile
+
             kw.setdefault("transport", "ipc")
+            self._socket_dir = tempfile.mkdtemp(prefix="wb-kernel-")
+            kw.setdefault("ip", os.path.join(self._socket_dir, "kernel"))
             super().__init__(**kw)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     return IpcKernelManager
 
