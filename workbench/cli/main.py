@@ -121,9 +121,16 @@ def _verdict_summary(run_dir: Path) -> str:
         if r.separable
         for line in textwrap.wrap(f"{r.model}: {r.separable}", SUMMARY_WIDTH, initial_indent="  ", subsequent_indent="    ")
     ]
+    table = verdict_table(lb)
+    left_out: list[str] = []
+    while max(map(len, to_text(table, width=10_000).splitlines())) > SUMMARY_WIDTH and len(table.columns) > 3:
+        left_out.insert(0, str(table.columns[-2]))  # the last check before gen.fail; model names stay whole
+        table = table.drop(columns=table.columns[-2])
+    if left_out:
+        notes.append(f"  (no room for: {', '.join(left_out)}; every check is in leaderboard.md)")
     return (
         "Usable takes (pass every check their prompt asks for); checks passed/told (?n: could not tell):\n"
-        + to_text(verdict_table(lb), width=SUMMARY_WIDTH)
+        + to_text(table, width=SUMMARY_WIDTH)
         + ("\n".join(notes) + "\n" if notes else "")
         + "Every number: leaderboard.csv; each check's reason per clip: verdicts.csv and the report."
     )
