@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from workbench.metrics.kernels.delivery import WHISPER_MAX_SHARE
 from workbench.prompt import RT60_RANGES, CheckName, Expect, Prompt
 from workbench.rundir import RunDir, Sample
 
@@ -70,10 +71,9 @@ LINE_MIN_MISFIT = 5.0
 #: conversational speech (4-6 syllables/s), a different beat of the shot; it is more than ten times the
 #: line start's measurement error (p90 40 ms on espeak-ng lines and on the local models).
 LINE_START_TOLERANCE_S = 0.5
-#: A line the prompt wants whispered must be voiced on at most this share of its speech: between
-#: espeak-ng's whispers (0.02-0.05) and the least voiced real talking clip (0.43; validate_speech.py's delivery
-#: section); not read over music.
-WHISPER_MAX_VOICED = 0.15
+#: A line the prompt wants whispered must be voiced on at most this share of its speech: the delivery
+#: kernel's whisper bound (``workbench.metrics.kernels.delivery.WHISPER_MAX_SHARE``, with its sources).
+WHISPER_MAX_VOICED = WHISPER_MAX_SHARE
 #: Foley: the same asymmetric window for a visible event and its sound (sound late is tolerated more:
 #: metric-methods.md "Foley timing", after BT.1359 and the audio-visual integration window).
 FOLEY_EARLY_MS, FOLEY_LATE_MS = 45.0, 125.0
