@@ -36,6 +36,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from validate_sync import mux_audio  # noqa: E402
 
 from workbench.analysis.engine import analyze_clip, clip_context, select_analyzers  # noqa: E402
 from workbench.metrics import face, lipsync  # noqa: E402
@@ -313,16 +316,7 @@ def _scaled_two_shot(face_px: float) -> bytes:
                 c.mux(p)
         for p in vs.encode():
             c.mux(p)
-        y = d.audio.astype(np.float32)
-        from fractions import Fraction
-
-        for k in range(0, len(y), 1024):
-            fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
-            fr.sample_rate, fr.pts, fr.time_base = 48000, k, Fraction(1, 48000)
-            for p in a.encode(fr):
-                c.mux(p)
-        for p in a.encode():
-            c.mux(p)
+        mux_audio(c, a, d.audio)
     return buf.getvalue()
 
 

@@ -51,6 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import validate_sync  # noqa: E402
+
 from workbench.media import decode  # noqa: E402
 from workbench.metrics import speech as sp_mod  # noqa: E402
 from workbench.metrics.context import Memo  # noqa: E402
@@ -391,13 +393,8 @@ def tables_local(rows: list[dict]) -> None:
 
 
 def shift_audio(y: np.ndarray, ms: float) -> np.ndarray:
-    k = int(round(ms * SR / 1000))
-    out = np.zeros_like(y)
-    if k >= 0:
-        out[k:] = y[: len(y) - k]
-    else:
-        out[:k] = y[-k:]
-    return out
+    """Delay (ms > 0) or advance 16 kHz audio, zero-filled (``validate_sync.shift_audio``)."""
+    return validate_sync.shift_audio(y, SR, ms)
 
 
 def one_face(opening: np.ndarray, times: np.ndarray) -> MouthTrack:

@@ -313,16 +313,23 @@ def make_720p(src: Path, out: Path, seconds: float = 10.0) -> Path:
                 c.mux(pkt)
         for pkt in vs.encode():
             c.mux(pkt)
-        y = np.resize(d.audio, int(seconds * 48000)).astype(np.float32)
-        for k in range(0, len(y), 1024):
-            fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
-            # with pts set, the muxer records the encoder's 1024-sample priming (else the sound reads 21 ms late)
-            fr.sample_rate, fr.pts, fr.time_base = 48000, k, Fraction(1, 48000)
-            for pkt in as_.encode(fr):
-                c.mux(pkt)
-        for pkt in as_.encode():
-            c.mux(pkt)
+        mux_audio(c, as_, np.resize(d.audio, int(seconds * 48000)))
     return out
+
+
+def mux_audio(c: Any, stream: Any, y: np.ndarray, sr: int = 48000) -> None:
+    """Encode mono float audio into an open PyAV output's audio stream, flushing the encoder."""
+    import av
+
+    y = np.asarray(y, np.float32)
+    for k in range(0, len(y), 1024):
+        fr = av.AudioFrame.from_ndarray(y[k : k + 1024].reshape(1, -1), format="flt", layout="mono")
+        # with pts set, the muxer records the encoder's 1024-sample priming (else the sound reads 21 ms late)
+        fr.sample_rate, fr.pts, fr.time_base = sr, k, Fraction(1, sr)
+        for pkt in stream.encode(fr):
+            c.mux(pkt)
+    for pkt in stream.encode():
+        c.mux(pkt)
 
 
 # --------------------------------------------------------------------------- report

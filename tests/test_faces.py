@@ -4,6 +4,7 @@ lip-sync reading on a synthetic conversation, and the tracker and turns on a ren
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -263,6 +264,22 @@ def test_one_speaker_dubbed_late_shows_in_that_speakers_turn_and_fails_lip_sync_
     prompt = Prompt(id="p", scene="two people", dialogue=({"text": "a", "speaker": "A"}, {"text": "b", "speaker": "B"}))
     v = lip_sync(readings, prompt, Expect())
     assert v.outcome == "fail" and "the face on the right (face 7)" in v.reason and "after the lips" in v.reason
+
+
+def test_a_mouth_whose_darkness_runs_against_its_shape_is_not_read() -> None:
+    # bright teeth: the darkness falls as the mouth opens, so it reads the speech at a wrong lag
+    clip, track = two_face_clip()
+    assert lipsync.shape_agreement(track, 0) > 0.9 and lipsync.shape_agreement(track, 1) > 0.9
+    teeth = dataclasses.replace(track, opening=-track.opening)
+    assert lipsync.shape_agreement(teeth, 0) < lipsync.MIN_SHAPE_AGREEMENT
+    out = lipsync.measure_lipsync(clip, memo=Memo(), mouth=teeth)
+    assert {s.value for s in out.values()} == {None}
+    assert out["lip_offset_ms"].reason.startswith("the mouth's darkness runs against its shape (r -1.00")
+    # one such face of two: the other is still read, on its own turn
+    one = dataclasses.replace(track, opening=track.opening * np.array([[-1.0], [1.0]]))
+    out = lipsync.measure_lipsync(clip, memo=Memo(), mouth=one)
+    assert out["lip_confidence"].value >= lipsync.MIN_CONFIDENCE
+    assert abs(out["lip_offset_ms"].value) <= 20 and out["lip_offset_ms"].details["face"] == 7
 
 
 def test_a_face_too_small_to_read_says_so_with_its_size() -> None:
