@@ -143,6 +143,23 @@ def test_event_offset_abstains_on_few_or_unrelated_events() -> None:
     assert res.offset_ms is None and res.reason
 
 
+def test_the_phonetic_offset_stands_only_beside_a_confident_correlation_reading_it_agrees_with() -> None:
+    from workbench.metrics.spec import Score
+    from workbench.metrics.speech import PHONETIC_MAX_GAP_MS, cross_checked
+
+    phon = Score(288.0, details={"z": 3.1, "n_events": 4})
+    # the golden two-shot: the correlation reads the in-sync clip, the phonetic offset paired events by chance
+    far = cross_checked(phon, Score(20.0))
+    assert far.value is None and far.reason.startswith("reads +288 ms, 268 ms from the correlation reading (+20 ms")
+    assert far.details["phonetic_ms"] == 288.0 and far.details["n_events"] == 4  # the events stay in the evidence
+    alone = cross_checked(phon, Score.unscored("low lip-sync confidence (z 1.80 < 2.5)"))
+    assert alone.value is None and "no confident correlation reading to check it against" in alone.reason
+    assert "z 1.80" in alone.reason
+    near = cross_checked(Score(72.0), Score(72.0 - PHONETIC_MAX_GAP_MS + 1))
+    assert near.value == 72.0
+    assert cross_checked(Score.unscored("too few bilabial events"), Score(0.0)).reason == "too few bilabial events"
+
+
 def test_lip_events_find_each_closure_and_its_release_within_a_frame() -> None:
     fps = 25.0
     t = np.arange(100) / fps

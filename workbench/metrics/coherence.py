@@ -198,7 +198,7 @@ def measure_av_sync(clip: Any, *, memo: Memo | None = None) -> dict[str, Score]:
     return {"av_offset_ms": Score(round(pk.offset_s * 1000 - AV_NATURAL_LAG_MS, 1), details=details)}
 
 
-@analyzer("av_sync", version=3, outputs=AV_SYNC)  # 3: luma read from YUV frames; mouth darkness
+@analyzer("av_sync", version=4, outputs=AV_SYNC)  # 4: one face from 9 % of the frame on the one-face path
 def av_sync(ctx: ClipContext) -> dict[str, Score]:
     """Global event offset (envelopes shared through ``ctx.memo``)."""
     return measure_av_sync(ctx.decoded, memo=ctx.memo)
@@ -392,7 +392,7 @@ def mute_batch(features: Sequence[Any], contexts: Sequence[Any] | None = None) -
 MUTE_TEST_ANALYZER = register(
     Analyzer(
         name="mute_test",
-        version=4,  # 4: every face at full resolution; the speaking mouth follows the speaker turns
+        version=5,  # 5: one face from 9 % of the frame on the one-face path (4: every face at full resolution)
         outputs=MUTE_TEST,
         features=_features,
         batch=mute_batch,

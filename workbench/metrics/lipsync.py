@@ -640,10 +640,20 @@ def _scores(
     return out
 
 
-@analyzer("lipsync", version=5, outputs=OUTPUTS, watches=(FACES_WATCH,))  # 5: every face, speaker turns
-def lipsync(ctx: ClipContext) -> dict[str, Score]:
-    """Lip offset, drift, confidence and BT.1359 share (speech and mouth track shared through ``ctx.memo``)."""
+#: The lip-sync readings of the clip, computed once (the phonetic offset is checked against them).
+READINGS: Slot[dict[str, Score]] = Slot("lip-sync readings")
+
+
+def lip_readings(ctx: ClipContext) -> dict[str, Score]:
+    """The clip's lip-sync readings (:func:`measure_lipsync`), computed once per clip."""
     d = ctx.decoded
     if d.n_frames == 0:
         return _all("no video stream")
-    return measure_lipsync(d, memo=ctx.memo)
+    return ctx.memo.get(READINGS, lambda: measure_lipsync(d, memo=ctx.memo))
+
+
+# 6: one face from 9 % of the frame on the one-face path; a mouth whose darkness runs against its shape is not read
+@analyzer("lipsync", version=6, outputs=OUTPUTS, watches=(FACES_WATCH,))
+def lipsync(ctx: ClipContext) -> dict[str, Score]:
+    """Lip offset, drift, confidence and BT.1359 share (speech and mouth track shared through ``ctx.memo``)."""
+    return dict(lip_readings(ctx))
