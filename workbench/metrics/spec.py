@@ -205,7 +205,7 @@ LIP_PHONETIC = (
     MetricSpec(
         "lip_offset_phonetic_ms", "ms", None,
         "Audio-visual offset from bilabial /p b m/ releases and closures against lip closures (+ = audio late); "
-        "no calibrated lag. Beside lip_offset_ms, not instead.",
+        "no calibrated lag. A cross-check of lip_offset_ms: only beside a confident one, within 120 ms of it.",
         best_at_zero=True, resolution=ONE_FRAME_MS,
     ),
 )  # fmt: skip
