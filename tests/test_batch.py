@@ -32,9 +32,19 @@ def _nb(path: Path, params: str, body: str) -> Path:
 def notebooks(tmp_path) -> Path:
     d = tmp_path / "nbs"
     d.mkdir()
-    _nb(d / "ok.ipynb", "x = 0\nhold_s = 0.0", (
-        "import time\nfrom workbench.ui.nbtools import record_outputs\nt0 = time.time()\ntime.sleep(hold_s)\n"
-        "print('x squared is', x * x)\nrecord_outputs(result=f'x={x}', t0=str(t0), t1=str(time.time()))"
+    # with a barrier folder, each job marks its start there and waits (up to wait_s) until `meet` jobs
+    # have started: it finishes only if that many ran at the same time, however slowly kernels start
+    _nb(d / "ok.ipynb", "x = 0\nbarrier = ''\nmeet = 1\nwait_s = 0.0", (
+        "import pathlib, time\nfrom workbench.ui.nbtools import record_outputs\n"
+        "if barrier:\n"
+        "    here = pathlib.Path(barrier)\n"
+        "    (here / f'{x}.started').touch()\n"
+        "    deadline = time.monotonic() + wait_s\n"
+        "    while len(list(here.glob('*.started'))) < meet:\n"
+        "        if time.monotonic() > deadline:\n"
+        "            raise RuntimeError(f'only {len(list(here.glob(\"*.started\")))} of {meet} jobs ran at once')\n"
+        "        time.sleep(0.05)\n"
+        "print('x squared is', x * x)\nrecord_outputs(result=f'x={x}')"
     ))  # fmt: skip
     _nb(d / "fail.ipynb", "x = 0", "raise RuntimeError(f'deliberate failure {x}')")
     _nb(d / "slow.ipynb", "seconds = 60", "import time\ntime.sleep(seconds)")
@@ -48,10 +58,12 @@ def _schedule(path: Path, data: dict) -> Path:
 
 @pytest.mark.slow
 def test_a_failing_and_a_hanging_notebook_do_not_stop_the_batch(notebooks, tmp_path, capsys):
+    meet = tmp_path / "barrier"
+    meet.mkdir()
     sch = _schedule(tmp_path / "nbs" / "night.yaml", {
         "name": "night", "workers": 2, "timeout_s": 120,
         "jobs": [
-            {"notebook": "ok.ipynb", "grid": {"x": [2, 3]}, "parameters": {"hold_s": 1.5}},
+            {"notebook": "ok.ipynb", "grid": {"x": [2, 3]}, "parameters": {"barrier": str(meet), "meet": 2, "wait_s": 90}},
             {"notebook": "fail.ipynb", "parameters": {"x": 7}},
             {"notebook": "slow.ipynb", "timeout_s": 3},
         ],
@@ -75,9 +87,8 @@ def test_a_failing_and_a_hanging_notebook_do_not_stop_the_batch(notebooks, tmp_p
         assert j["outputs"]["result"] == f"x={x}" and f"x squared is {x * x}" in executed.read_text()
     # the failing notebook is kept, with the traceback in it
     assert "deliberate failure 7" in (root / jobs["fail"]["output"]).read_text()
-    # two workers: the two grid jobs ran at the same time, each in its own kernel
-    a, b = jobs["ok_x-2"]["outputs"], jobs["ok_x-3"]["outputs"]
-    assert max(float(a["t0"]), float(b["t0"])) < min(float(a["t1"]), float(b["t1"]))
+    # two workers: the two grid jobs ran at the same time (each waited for the other), each in its own kernel
+    assert sorted(p.name for p in meet.iterdir()) == ["2.started", "3.started"]
     assert "Manifest:" in capsys.readouterr().out
     index = (root / "index.html").read_text()
     assert bdir.name in index and "manifest.json" in index
