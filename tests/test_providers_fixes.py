@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -217,12 +216,11 @@ def test_fal_ltx23_is_sent_no_seed(server, keys):
 
 def test_omni_requires_action_fails_at_once_with_its_reason(tmp_path, server, keys):
     """``requires_action`` waited until the run's timeout instead of failing with its reason."""
-    t0 = time.monotonic()
-    res = _run(_cfg([_entry(server, "gemini/gemini-omni-1.1-flash", "needsaction")], timeout_s=20), tmp_path, "ra")
+    # a long timeout: had the runner waited for it, the cell would end as a timeout, not with this reason
+    res = _run(_cfg([_entry(server, "gemini/gemini-omni-1.1-flash", "needsaction")], timeout_s=600), tmp_path, "ra")
     (s,) = res.samples
     assert (s.status, s.kind) == ("failed", "fatal") and "requires_action" in s.reason, s.reason
     assert "waits for an action" in s.reason
-    assert time.monotonic() - t0 < 15
 
 
 # -- the catalogue says where each fact comes from ----------------------------------------------------
