@@ -280,6 +280,8 @@ def test_a_mouth_whose_darkness_runs_against_its_shape_is_not_read() -> None:
     out = lipsync.measure_lipsync(clip, memo=Memo(), mouth=one)
     assert out["lip_confidence"].value >= lipsync.MIN_CONFIDENCE
     assert abs(out["lip_offset_ms"].value) <= 20 and out["lip_offset_ms"].details["face"] == 7
+    tracks = {t["face"]: t for t in out["lip_offset_ms"].details["tracks"]}  # the face left out says why
+    assert tracks[3]["shape_r"] < lipsync.MIN_SHAPE_AGREEMENT < tracks[7]["shape_r"]
 
 
 def test_a_face_too_small_to_read_says_so_with_its_size() -> None:

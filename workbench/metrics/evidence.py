@@ -63,6 +63,9 @@ class LipFace(TypedDict):
     position: str
     moves: bool
     """Whether its mouth opens and closes (landmark mouth aspect ratio range)."""
+    shape_r: float | None
+    """Pearson r of its mouth darkness with the landmark lip opening on the meshed frames (None: too
+    few); under ``lipsync.MIN_SHAPE_AGREEMENT`` the face is not read."""
 
 
 class MouthSignals(TypedDict):

@@ -344,7 +344,8 @@ def _median_box(mouth: MouthTrack, face: int, frames: np.ndarray) -> list[int] |
 
 
 def faces_seen(clip: Any, mouth: MouthTrack) -> list[LipFace]:
-    """Every tracked face: id, size, share of the clip, median box, place in the frame, whether its mouth moves."""
+    """Every tracked face: id, size, share of the clip, median box, place in the frame, whether its mouth moves,
+    and how its mouth darkness follows its shape."""
     out: list[LipFace] = []
     heights, cov = mouth.height_px(), mouth.coverage()
     width = mouth.frame_size[1]
@@ -358,6 +359,7 @@ def faces_seen(clip: Any, mouth: MouthTrack) -> list[LipFace]:
                 box=box,
                 position=_position(np.asarray(box, float) if box else None, width),
                 moves=mouth_moves(mouth, f),
+                shape_r=None if (r := shape_agreement(mouth, f)) is None else round(r, 2),
             )
         )
     return out
