@@ -77,7 +77,17 @@ class MouthSignals(TypedDict):
     speech: list[float | None]
 
 
-class LipEvidence(TypedDict, total=False):
+class LineEvidence(TypedDict, total=False):
+    """The whole-clip offset line ``o(t) = line_offset_ms + line_slope_ms_per_s * (t - line_t_ref_s)``."""
+
+    line_offset_ms: float
+    line_slope_ms_per_s: float
+    line_t_ref_s: float
+    line_score: float
+    line_margin: float
+
+
+class LipEvidence(LineEvidence, total=False):
     """Details of the lip-sync metrics (every output; ``signals`` only under ``lip_confidence``)."""
 
     face: int
@@ -87,12 +97,6 @@ class LipEvidence(TypedDict, total=False):
     natural_lag_ms: float
     null_z: float | None
     null_p: float | None
-    line_offset_ms: float
-    """The whole-clip offset line ``o(t) = line_offset_ms + line_slope_ms_per_s * (t - line_t_ref_s)``."""
-    line_slope_ms_per_s: float
-    line_t_ref_s: float
-    line_score: float
-    line_margin: float
     windows: list[LipWindow]
     signals: MouthSignals
     mode: str

@@ -38,7 +38,7 @@ from scipy.ndimage import binary_dilation
 
 from workbench.errors import ParameterError
 from workbench.metrics.context import ClipContext, Memo, Slot
-from workbench.metrics.evidence import LipEvidence, LipFace, LipTurn, LipWindow, MouthSignals
+from workbench.metrics.evidence import LineEvidence, LipEvidence, LipFace, LipTurn, LipWindow, MouthSignals
 from workbench.metrics.face import FACES, FACES_WATCH, MIN_FACE_PX, MouthTrack, cached_track
 from workbench.metrics.kernels import envelopes as env
 from workbench.metrics.kernels import speakers, sync
@@ -413,6 +413,17 @@ def _frame(mouth: MouthTrack) -> list[int]:
     return [int(mouth.frame_size[1]), int(mouth.frame_size[0])]
 
 
+def _line_details(line: sync.LineFit) -> LineEvidence:
+    """The evidence of a fitted offset line (offset with the natural lag taken off, slope, fit)."""
+    return {
+        "line_offset_ms": round(line.offset_s * 1000 - NATURAL_LAG_MS, 1),
+        "line_slope_ms_per_s": round(line.slope * 1000, 2),
+        "line_t_ref_s": round(line.t_ref, 3),
+        "line_score": round(line.score, 4),
+        "line_margin": round(line.score - line.runner_up, 4),
+    }
+
+
 def _measure_turns(
     clip: Any, mouth: MouthTrack, sp: SpeechSignals, moving: list[int], seen: list[LipFace], memo: Memo | None
 ) -> dict[str, Score]:
@@ -524,11 +535,7 @@ def _measure_turns(
         "natural_lag_ms": NATURAL_LAG_MS,
         "null_z": round(z, 3),
         "null_p": round(min(x for x in (fixed.p, drifting.p) if np.isfinite(x)), 4) if np.isfinite([fixed.p, drifting.p]).any() else None,
-        "line_offset_ms": round(line.offset_s * 1000 - NATURAL_LAG_MS, 1),
-        "line_slope_ms_per_s": round(line.slope * 1000, 2),
-        "line_t_ref_s": round(line.t_ref, 3),
-        "line_score": round(line.score, 4),
-        "line_margin": round(line.score - line.runner_up, 4),
+        **_line_details(line),
         "windows": [
             LipWindow(t=round(float(times[j]), 3), offset_ms=round(float(x), 1), confidence=round(float(c), 4), face=ids[f])
             for j, f, x, c in zip(decided, chosen, o, wt, strict=True)
@@ -608,11 +615,7 @@ def _scores(
         "natural_lag_ms": NATURAL_LAG_MS,
         "null_z": round(null.z, 3) if np.isfinite(null.z) else None,
         "null_p": round(null.p, 4) if np.isfinite(null.p) else None,
-        "line_offset_ms": round(line.offset_s * 1000 - NATURAL_LAG_MS, 1),
-        "line_slope_ms_per_s": round(line.slope * 1000, 2),
-        "line_t_ref_s": round(line.t_ref, 3),
-        "line_score": round(line.score, 4),
-        "line_margin": round(line.score - line.runner_up, 4),
+        **_line_details(line),
         "windows": [
             LipWindow(t=round(float(t), 3), offset_ms=round(float(o), 1), confidence=round(float(c), 4), face=face)
             for t, o, c in zip(w.times[ok], off_ms[ok], conf_w[ok], strict=True)
