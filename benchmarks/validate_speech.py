@@ -605,8 +605,9 @@ def run_vad(quick: bool) -> list[dict]:
                 )
         print("vad voice", v, "done", flush=True)
     nospeech = [
-        GEN / "ambience" / f for f in ("universe1_other_case11_rain_night.mp4", "universe1_other_case12_boat_waves.mp4")
-    ]
+        GEN / "ambience" / f for f in ("universe1_other_case11_rain_night.mp4", "universe1_other_case12_boat_waves.mp4",
+                                       "mmdiffusion_landscape_montage.mp4")
+    ]  # fmt: skip
     nospeech += [GEN / "foley" / f for f in ("universe1_other_case8_fireworks_bursts.mp4", "universe1_other_case6_fire_crackling.mp4",
                                              "universe1_instrument_case6_drums_boy.mp4", "lova_vggsound_ice_walk_lova.mp4",
                                              "lova_vggsound_ice_walk_foleycrafter.mp4")]  # fmt: skip
@@ -618,6 +619,13 @@ def run_vad(quick: bool) -> list[dict]:
         for k, m in detectors(y).items():
             rows.append({"clip": p.name, "detector": k, "false_alarm_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
         print("no speech:", p.name, flush=True)
+    # clips with speech: how much each detector hears (the mix asks Silero whether there is any)
+    withspeech = sorted((GEN / "dialogue").glob("*.mp4")) + sorted((GEN / "multi_person").glob("*.mp4"))
+    withspeech += sorted((REAL / "talking_faces").glob("*.mp4"))
+    for p in withspeech:
+        y = decode(p, sr=SR, video=False).audio
+        for k, m in detectors(y).items():
+            rows.append({"speech_clip": p.name, "detector": k, "heard_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
     return rows
 
 
@@ -682,6 +690,17 @@ def tables_vad(rows: list[dict]) -> None:
                    [[k, float(np.mean(alone[k])) if alone[k] else None,
                      f"{sum(r['false_alarm_s'] for r in clips[k]):.1f} of {sum(r['dur_s'] for r in clips[k]):.0f} s ({len(clips[k])} clips)"]
                     for k in dets]))  # fmt: skip
+    from workbench.metrics.voice import MIN_VOICE_S
+
+    spoken = {k: [r for r in rows if "speech_clip" in r and r["detector"] == k] for k in dets}
+    print(
+        f"\nclip by clip: does the detector hear at least {MIN_VOICE_S} s of speech (the mix analyzer's question to Silero)?"
+    )
+    print(md_table(["detector", "clips without speech: heard (wrong)", "their seconds heard", "clips with speech: heard", "least heard (s)"],
+                   [[k, f"{sum(r['false_alarm_s'] >= MIN_VOICE_S for r in clips[k])} of {len(clips[k])}",
+                     ", ".join(f"{r['false_alarm_s']:.2f}" for r in clips[k]),
+                     f"{sum(r['heard_s'] >= MIN_VOICE_S for r in spoken[k])} of {len(spoken[k])}",
+                     min((r["heard_s"] for r in spoken[k]), default=None)] for k in dets]))  # fmt: skip
 
 
 # --------------------------------------------------------------------------- delivery

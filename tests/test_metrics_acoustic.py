@@ -327,7 +327,7 @@ def write_mp4(path: Path, audio: np.ndarray, *, sr: int = 48000, fps: int = 25) 
 
 
 def test_analyzers_through_clip_context(tmp_path: Path) -> None:
-    sp, _ = speechlike(dur_s=8.0, seed=4)
+    sp = spoken(8.0)
     claps = bursts([1.9, 4.2, 6.6], dur_s=8.0) * 0.5
     y = fftconvolve(sp + claps, noise_rir(0.5, direct=1.0))[: len(sp)]
     y = 0.5 * y / np.abs(y).max() + 0.002 * pink(len(y))
@@ -343,6 +343,57 @@ def test_analyzers_through_clip_context(tmp_path: Path) -> None:
     assert -40 < scores["dialogue_loudness_lufs"].value < -10
     assert scores["noise_floor_dbfs"].value < scores["ambience_db"].value + 3
     assert isinstance(ctx.memo.get(acoustic_mod.SCENE, lambda: None), acoustic_mod.AudioScene)  # computed once, shared
+
+
+def spoken(dur_s: float) -> np.ndarray:
+    """espeak-ng speech (two lines with a pause) at SR, padded to ``dur_s``."""
+    from workbench.providers.local.synth.speech import synthesize
+
+    out = np.zeros(int(dur_s * SR))
+    at = int(0.4 * SR)
+    for text in ("The kettle is on and the light comes in.", "Sit down, I will bring the cups over."):
+        y = synthesize(text, sr=SR).y[: len(out) - at]
+        out[at : at + len(y)] = y
+        at += len(y) + int(0.8 * SR)
+        if at >= len(out):
+            break
+    return out
+
+
+@pytest.mark.slow
+def test_mix_hears_no_dialogue_in_a_clip_without_speech(tmp_path: Path) -> None:
+    """The local model's stock bed (music, a room, impacts; no speech) has no dialogue to balance, though the
+    statistical gate alone marks "speech" in it; the same prompt spoken has, and so has a whispered line,
+    which Silero does not hear (no voicing) but Whisper does."""
+    from workbench.metrics.voice import MIN_VOICE_S, learned_activity
+    from workbench.prompt import resolve_suite
+    from workbench.providers.local.synth.render import render_clip
+
+    suite = resolve_suite("builtin")
+    cases = (
+        ("office-short-line", "generic", False),
+        ("office-short-line", "synced", True),
+        ("whisper-closeup", "synced", True),
+    )
+    for prompt_id, variant, speech in cases:
+        p = suite.get(prompt_id)
+        path = tmp_path / f"{prompt_id}-{variant}.mp4"
+        path.write_bytes(render_clip(p, variant).data)
+        ctx = ClipContext(path=path, prompt=p)
+        if prompt_id == "whisper-closeup":
+            voice = learned_activity(ctx.decoded, ctx.memo)
+            assert not isinstance(voice, str) and voice.speech_s < MIN_VOICE_S
+        scores = analyze_clip(ctx, select_analyzers(["mix"]))
+        sb = scores["speech_to_background_db"]
+        if speech:
+            assert sb.scored and scores["dialogue_loudness_lufs"].scored
+        else:
+            assert (
+                not sb.scored and sb.reason is not None and sb.reason.startswith("no speech detected (voice activity")
+            )
+            assert not scores["dialogue_loudness_lufs"].scored
+            gate_alone = acoustic_mod.mix_scores(acoustic_mod.scene_for(ctx), p)["speech_to_background_db"]
+            assert gate_alone.scored  # what the clip read before the voice check
 
 
 REAL_RIRS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real" / "rirs"

@@ -45,6 +45,8 @@ from workbench.metrics.kernels.levels import (
 from workbench.metrics.kernels.reverb import Rt60Estimate, early_late_ratio, impulsive_onsets, rt60_blind, rt60_ml
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import ACOUSTIC, MIX, Score
+from workbench.metrics.speech import spoken_line
+from workbench.metrics.voice import MIN_VOICE_S, learned_activity
 from workbench.prompt import RT60_RANGES, Prompt
 
 #: Fewer free decays than this: no RT60 (abstain).
@@ -370,13 +372,39 @@ def acoustic(ctx: ClipContext) -> dict[str, Score]:
     return acoustic_scores(scene, ctx.prompt)
 
 
-@analyzer("mix", version=1, outputs=MIX)
+def _no_speech(ctx: ClipContext, scene: AudioScene) -> str | None:
+    """Why the clip has no dialogue to balance; None when it has (or when only the statistical gate can tell).
+
+    Silero decides (:data:`workbench.metrics.voice.MIN_VOICE_S`), except where the statistical gate hears
+    speech and Silero none: a busy bed, or a whisper, which has no voicing for Silero to hear. There the
+    words Whisper hears decide (the speech analysis' transcript, computed once per clip).
+    """
+    voice = learned_activity(ctx.decoded, ctx.memo)
+    if isinstance(voice, str) or voice.speech_s >= MIN_VOICE_S:
+        return None
+    if scene.vad is None or scene.vad.mask.sum() * HOP_S < MIN_VOICE_S:
+        return None  # the statistical gate hears no speech either: mix_scores says so
+    if spoken_line(ctx).hyp:
+        return None
+    return f"no speech detected (voice activity {voice.speech_s:.1f} s, no words heard)"
+
+
+# 2: no speech when Silero hears none and Whisper no words (the statistical gate finds "speech" in beds alone)
+@analyzer("mix", version=2, outputs=MIX)
 def mix(ctx: ClipContext) -> dict[str, Score]:
-    """Dialogue-to-background balance of the clip."""
+    """Dialogue-to-background balance of the clip.
+
+    Whether the clip has speech at all is Silero's call, or Whisper's where Silero hears none
+    (:func:`_no_speech`); where there is speech, the statistical gate marks it frame by frame
+    (:func:`mix_scores`).
+    """
     names = ("speech_to_background_db", "dialogue_loudness_lufs")
     if ctx.prompt is not None and not ctx.prompt.dialogue:
         return _all_unscored(names, "prompt has no dialogue")
     scene = scene_for(ctx)
     if isinstance(scene, str):
         return _all_unscored(names, scene)
+    why = _no_speech(ctx, scene)
+    if why is not None:
+        return _all_unscored(names, why)
     return mix_scores(scene, ctx.prompt)

@@ -7,7 +7,8 @@ music and ambience at known ratios and on clips without speech, Silero finds spe
 hears far less of it where there is none (``benchmarks/validate_speech.py``, README "The spoken
 line"), so the speech analysis uses it. The lip-sync analyzer keeps its energy gate and the mix
 analyzer its statistical gate: gating the speech-to-background ratio with Silero was measured
-worse on dynamic beds (:mod:`workbench.metrics.acoustic`).
+worse on dynamic beds (:mod:`workbench.metrics.acoustic`). The mix analyzer asks Silero only
+whether the clip has speech at all (:data:`MIN_VOICE_S`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,15 @@ class VoiceActivity:
     def speech_s(self) -> float:
         """Seconds of speech."""
         return float(self.active.sum()) / GRID_RATE
+
+
+#: A clip with less learned voice activity than this (s) has no speech. On the 12 real and generated
+#: clips without speech in ../shared/data (ambience, foley, an 88 s nature montage) Silero hears
+#: 0.00 s on 11 and 1.05 s on the real axe clip; on each of the 21 with speech, 0.58-18 s (the least:
+#: a man singing over music, 0.58 s; an anime girl's line over fireworks, 0.64 s). The mix's
+#: statistical gate hears 0.8-44 s of "speech" on 8 of those 12 (``benchmarks/validate_speech.py``,
+#: section ``vad``).
+MIN_VOICE_S = 0.3
 
 
 #: The clip's learned voice activity (or why there is none).
