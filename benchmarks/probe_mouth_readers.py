@@ -15,8 +15,11 @@ whether another reading of the same faces would: each is fed to the same lip-syn
 * ``MAR every frame``: the landmark lip opening (inner lip gap over mouth width) on every frame, the
   reading before mouth darkness; the landmark network cannot read strict profiles.
 
-The gates that read the landmark lip opening (the mouth moves at all; its darkness does not run against
-its shape) are bypassed for the three probes: each stands in for the lip opening itself. Two real
+For the keypoint box and the flow, the two gates that read the landmark lip opening (the mouth moves at
+all; its darkness does not run against its shape) are bypassed: each stands in for the lip opening
+itself. The landmark opening on every frame keeps the first gate (it is that opening) and passes the
+second. The detector probes follow the strongest face of each frame: on a clip with several faces (the
+three girls) that need not always be the speaking one. Two real
 frontal clips are the controls: a reading that works reads them confidently, and moving their sound
 200 ms later or earlier moves its offset by 200 ms.
 
@@ -92,7 +95,8 @@ def _detections(clip: Any) -> np.ndarray | None:
 def _as_track(clip: Any, opening: np.ndarray, dets: np.ndarray) -> face.MouthTrack:
     """A one-face track whose opening is ``opening``; the landmark-based gates see the same signal."""
     n = clip.n_frames
-    span = float(np.nanmax(opening) - np.nanmin(opening)) or 1.0
+    span = float(np.nanmax(opening) - np.nanmin(opening)) if np.isfinite(opening).any() else 0.0
+    span = span if np.isfinite(span) and span > 0 else 1.0
     stand_in = np.full(n, np.nan)
     stand_in[::5] = (opening[::5] - np.nanmin(opening)) / span
     boxes = dets[:, :4]
@@ -148,7 +152,8 @@ def mar_every_frame(clip: Any) -> face.MouthTrack:
 
 
 def _readings(clip: Any, track: face.MouthTrack | None, memo: Any = None) -> list[str]:
-    """z and offset at the clip's own sound, then the offset with the sound 200 ms later and earlier."""
+    """Printable cells: z and offset at the clip's own sound (then, when that offset is unscored, its
+    reason), then the offset with the sound 200 ms later and 200 ms earlier."""
     cells = []
     for ms in (0.0, SHIFT_MS, -SHIFT_MS):
         c = dataclasses.replace(clip, audio=shift_audio(clip.audio, clip.sr, ms)) if ms else clip
@@ -206,8 +211,8 @@ def real_cases() -> None:
         for name, c in clips.items():
             memo = Memo()
             track = made[name][i][1]()
-            if track is not None:
-                memo.put(face.MOUTH, track)
+            # a probe that finds no face reads nothing (not the shipped track, which the memo would compute)
+            memo.put(face.MOUTH, track if track is not None else face.empty_track(np.asarray(c["clip"].frame_times)))
             cases[name] = {**c, "cache": memo}
         shifted, insync, _, poor = lip_cases(cases)
         base = {r.case: r.measured for r in insync}

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import validate_sync  # noqa: E402
 
+from workbench.analysis.engine import analyze_clip, clip_context, select_analyzers  # noqa: E402
 from workbench.media import decode  # noqa: E402
 from workbench.metrics import speech as sp_mod  # noqa: E402
 from workbench.metrics.context import Memo  # noqa: E402
@@ -626,6 +627,13 @@ def run_vad(quick: bool) -> list[dict]:
         y = decode(p, sr=SR, video=False).audio
         for k, m in detectors(y).items():
             rows.append({"speech_clip": p.name, "detector": k, "heard_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
+    # what the mix analyzer makes of each clip, without a prompt (Silero, then Whisper's words where only the
+    # statistical gate hears speech)
+    mix = select_analyzers(["mix"])
+    for p, speech in [(p, False) for p in nospeech if p.is_file()] + [(p, True) for p in withspeech]:
+        sb = analyze_clip(clip_context(p, None, mix), mix)["speech_to_background_db"]
+        rows.append({"mix_clip": p.name, "speech": speech, "scored": sb.value is not None, "reason": sb.reason,
+                     "voice_check": sb.details.get("voice_check")})  # fmt: skip
     return rows
 
 
@@ -664,7 +672,7 @@ def frame_scores(pred: np.ndarray, truth: np.ndarray, collar: int = 5) -> dict[s
 
 
 def tables_vad(rows: list[dict]) -> None:
-    dets = list(dict.fromkeys(r["detector"] for r in rows))
+    dets = list(dict.fromkeys(r["detector"] for r in rows if "detector" in r))
     print("\n### Voice activity: precision / recall / F1 by speech-to-background ratio (means over beds x voices)\n")
     out = []
     for ratio in (20.0, 10.0, 5.0, 0.0, -5.0):
@@ -700,7 +708,16 @@ def tables_vad(rows: list[dict]) -> None:
                    [[k, f"{sum(r['false_alarm_s'] >= MIN_VOICE_S for r in clips[k])} of {len(clips[k])}",
                      ", ".join(f"{r['false_alarm_s']:.2f}" for r in clips[k]),
                      f"{sum(r['heard_s'] >= MIN_VOICE_S for r in spoken[k])} of {len(spoken[k])}",
-                     min((r["heard_s"] for r in spoken[k]), default=None)] for k in dets]))  # fmt: skip
+                     f"{min((r['heard_s'] for r in spoken[k]), default=float('nan')):.2f}"] for k in dets]))  # fmt: skip
+    mixed = [r for r in rows if "mix_clip" in r]
+    if mixed:
+        quiet = [r for r in mixed if not r["speech"]]
+        talk = [r for r in mixed if r["speech"]]
+        print(f"\nthe mix analyzer (no prompt): clips without speech read \"no speech detected\": "
+              f"{sum(not r['scored'] for r in quiet)} of {len(quiet)}; clips with speech read: {sum(r['scored'] for r in talk)} of {len(talk)}")  # fmt: skip
+        for r in mixed:
+            if r["scored"] != r["speech"]:
+                print(f"  {r['mix_clip']}: {'read' if r['scored'] else 'not read'}: {r.get('voice_check') or r['reason']}")
 
 
 # --------------------------------------------------------------------------- delivery

@@ -361,39 +361,47 @@ def spoken(dur_s: float) -> np.ndarray:
 
 
 @pytest.mark.slow
-def test_mix_hears_no_dialogue_in_a_clip_without_speech(tmp_path: Path) -> None:
+def test_mix_hears_no_dialogue_in_a_clip_without_speech(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The local model's stock bed (music, a room, impacts; no speech) has no dialogue to balance, though the
     statistical gate alone marks "speech" in it; the same prompt spoken has, and so has a whispered line,
-    which Silero does not hear (no voicing) but Whisper does."""
+    which Silero does not hear (no voicing) but Whisper does, with its prompt or without one."""
+    from workbench.metrics import speech
+    from workbench.metrics.speechmodels import ModelUnavailable
     from workbench.metrics.voice import MIN_VOICE_S, learned_activity
     from workbench.prompt import resolve_suite
     from workbench.providers.local.synth.render import render_clip
 
     suite = resolve_suite("builtin")
-    cases = (
-        ("office-short-line", "generic", False),
-        ("office-short-line", "synced", True),
-        ("whisper-closeup", "synced", True),
-    )
-    for prompt_id, variant, speech in cases:
+
+    def mix_of(prompt_id: str, variant: str, *, with_prompt: bool = True) -> tuple[dict, ClipContext]:
         p = suite.get(prompt_id)
         path = tmp_path / f"{prompt_id}-{variant}.mp4"
-        path.write_bytes(render_clip(p, variant).data)
-        ctx = ClipContext(path=path, prompt=p)
-        if prompt_id == "whisper-closeup":
-            voice = learned_activity(ctx.decoded, ctx.memo)
-            assert not isinstance(voice, str) and voice.speech_s < MIN_VOICE_S
-        scores = analyze_clip(ctx, select_analyzers(["mix"]))
-        sb = scores["speech_to_background_db"]
-        if speech:
-            assert sb.scored and scores["dialogue_loudness_lufs"].scored
-        else:
-            assert (
-                not sb.scored and sb.reason is not None and sb.reason.startswith("no speech detected (voice activity")
-            )
-            assert not scores["dialogue_loudness_lufs"].scored
-            gate_alone = acoustic_mod.mix_scores(acoustic_mod.scene_for(ctx), p)["speech_to_background_db"]
-            assert gate_alone.scored  # what the clip read before the voice check
+        if not path.exists():
+            path.write_bytes(render_clip(p, variant).data)
+        ctx = ClipContext(path=path, prompt=p if with_prompt else None)
+        return analyze_clip(ctx, select_analyzers(["mix"])), ctx
+
+    bed, ctx = mix_of("office-short-line", "generic")
+    sb = bed["speech_to_background_db"]
+    assert not sb.scored and sb.reason is not None and sb.reason.startswith("no speech detected (voice activity 0.00 s")
+    assert not bed["dialogue_loudness_lufs"].scored
+    gate_alone = acoustic_mod.mix_scores(acoustic_mod.scene_for(ctx), ctx.prompt)["speech_to_background_db"]
+    assert gate_alone.scored  # what the clip read before the voice check
+    spoken, _ = mix_of("office-short-line", "synced")
+    assert spoken["speech_to_background_db"].scored and spoken["dialogue_loudness_lufs"].scored
+    for with_prompt in (True, False):
+        whisper, ctx = mix_of("whisper-closeup", "synced", with_prompt=with_prompt)
+        voice = learned_activity(ctx.decoded, ctx.memo)
+        assert not isinstance(voice, str) and voice.speech_s < MIN_VOICE_S
+        assert whisper["speech_to_background_db"].scored, whisper["speech_to_background_db"].reason
+
+    def no_model(**_: object) -> None:
+        raise ModelUnavailable("not installed")
+
+    # no speech model to ask: the statistical gate decides alone, as before the voice check
+    monkeypatch.setattr(speech, "transcribe", no_model)
+    alone, _ = mix_of("office-short-line", "generic")
+    assert alone["speech_to_background_db"].scored
 
 
 REAL_RIRS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real" / "rirs"

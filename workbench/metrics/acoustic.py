@@ -45,7 +45,7 @@ from workbench.metrics.kernels.levels import (
 from workbench.metrics.kernels.reverb import Rt60Estimate, early_late_ratio, impulsive_onsets, rt60_blind, rt60_ml
 from workbench.metrics.registry import analyzer
 from workbench.metrics.spec import ACOUSTIC, MIX, Score
-from workbench.metrics.speech import spoken_line
+from workbench.metrics.speech import heard_words
 from workbench.metrics.voice import MIN_VOICE_S, learned_activity
 from workbench.prompt import RT60_RANGES, Prompt
 
@@ -53,6 +53,13 @@ from workbench.prompt import RT60_RANGES, Prompt
 MIN_DECAYS = 3
 #: Frame hop of the voice-activity gate and level envelopes.
 HOP_S = 0.01
+#: The statistical gate must mark at least this much speech (s) for a speech-to-background ratio.
+MIN_GATE_SPEECH_S = 0.3
+#: Where Silero hears no voice, Whisper must hear at least this many words (with a letter in them) for
+#: the clip to have speech. A bed at the margin gives a trace: on the real drums clip Whisper writes
+#: nothing, or a lone "." segment (log-probability -1.01 or just above -1.0, no-speech probability
+#: 0.58) as the input's last bits change; a whispered line gives a sentence (the built-in one: 8).
+MIN_HEARD_WORDS = 2
 #: Speech frames are widened by this much on each side before the background is read (s).
 SPEECH_PAD_S = 0.1
 #: An impulsive event masks this much after its onset (s).
@@ -333,7 +340,7 @@ def mix_scores(scene: AudioScene, prompt: Prompt | None, *, voice: np.ndarray | 
         mask, gate = learned_mask(voice, len(scene.vad.mask)), "silero"
     else:
         mask, gate = scene.vad.mask, "statistical" + (f" ({voice})" if isinstance(voice, str) else "")
-    if mask.sum() * HOP_S < 0.3:
+    if mask.sum() * HOP_S < MIN_GATE_SPEECH_S:
         return {k: Score.unscored("no speech detected", gate=gate) for k in names}
     sb = speech_to_background(y=scene.y, sr=scene.sr, mask=mask, hop_s=HOP_S)
     details = {
@@ -372,30 +379,43 @@ def acoustic(ctx: ClipContext) -> dict[str, Score]:
     return acoustic_scores(scene, ctx.prompt)
 
 
-def _no_speech(ctx: ClipContext, scene: AudioScene) -> str | None:
-    """Why the clip has no dialogue to balance; None when it has (or when only the statistical gate can tell).
+def _voice_check(ctx: ClipContext, scene: AudioScene) -> tuple[bool, str]:
+    """Whether the clip has dialogue to balance, and how that was decided (for the score's details).
 
     Silero decides (:data:`workbench.metrics.voice.MIN_VOICE_S`), except where the statistical gate hears
     speech and Silero none: a busy bed, or a whisper, which has no voicing for Silero to hear. There the
-    words Whisper hears decide (the speech analysis' transcript, computed once per clip).
+    words Whisper hears decide (:func:`workbench.metrics.speech.heard_words`, whatever the prompt says;
+    the transcript is computed once per clip and shared with the speech analysis). Without either
+    model the statistical gate decides alone, as before.
     """
+    assert scene.vad is not None
+    gate_s = float(scene.vad.mask.sum()) * HOP_S
+    if gate_s < MIN_GATE_SPEECH_S:
+        return True, "the statistical gate hears no speech"  # mix_scores says so
     voice = learned_activity(ctx.decoded, ctx.memo)
-    if isinstance(voice, str) or voice.speech_s >= MIN_VOICE_S:
-        return None
-    if scene.vad is None or scene.vad.mask.sum() * HOP_S < MIN_VOICE_S:
-        return None  # the statistical gate hears no speech either: mix_scores says so
-    if spoken_line(ctx).hyp:
-        return None
-    return f"no speech detected (voice activity {voice.speech_s:.1f} s, no words heard)"
+    if isinstance(voice, str):
+        return True, f"the statistical gate alone ({voice})"
+    if voice.speech_s >= MIN_VOICE_S:
+        return True, f"Silero hears {voice.speech_s:.2f} s of voice"
+    words = heard_words(ctx)
+    if isinstance(words, str):
+        return True, f"the statistical gate alone (Silero hears {voice.speech_s:.2f} s; {words})"
+    said = [w.text for w in words if any(ch.isalpha() for ch in w.text)]
+    if len(said) >= MIN_HEARD_WORDS:
+        return True, f"Silero hears {voice.speech_s:.2f} s of voice, Whisper {len(said)} words"
+    heard = f"Whisper hears {len(said)} word{'' if len(said) == 1 else 's'}" if said else "no words heard"
+    return False, f"no speech detected (voice activity {voice.speech_s:.2f} s, {heard})"
 
 
-# 2: no speech when Silero hears none and Whisper no words (the statistical gate finds "speech" in beds alone)
+# 2: no speech when Silero hears none and Whisper no words (the statistical gate finds "speech" in beds alone).
+# The check reads voice.MIN_VOICE_S, voice.learned_activity and speech.heard_words: a change there that
+# changes what counts as speech changes this analyzer's scores, so bump its version with it.
 @analyzer("mix", version=2, outputs=MIX)
 def mix(ctx: ClipContext) -> dict[str, Score]:
     """Dialogue-to-background balance of the clip.
 
     Whether the clip has speech at all is Silero's call, or Whisper's where Silero hears none
-    (:func:`_no_speech`); where there is speech, the statistical gate marks it frame by frame
+    (:func:`_voice_check`); where there is speech, the statistical gate marks it frame by frame
     (:func:`mix_scores`).
     """
     names = ("speech_to_background_db", "dialogue_loudness_lufs")
@@ -404,7 +424,10 @@ def mix(ctx: ClipContext) -> dict[str, Score]:
     scene = scene_for(ctx)
     if isinstance(scene, str):
         return _all_unscored(names, scene)
-    why = _no_speech(ctx, scene)
-    if why is not None:
-        return _all_unscored(names, why)
-    return mix_scores(scene, ctx.prompt)
+    if scene.silent:
+        return mix_scores(scene, ctx.prompt)
+    speech, how = _voice_check(ctx, scene)
+    if not speech:
+        return {k: Score.unscored(how, voice_check=how) for k in names}
+    scores = mix_scores(scene, ctx.prompt)
+    return {k: Score(v.value, v.reason, {**v.details, "voice_check": how}) for k, v in scores.items()}

@@ -40,6 +40,7 @@ unscored with that reason, and its clip's transcript is not made.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,7 +234,14 @@ def _burst_onset(active: np.ndarray, t: float) -> float | None:
     return k / RATE
 
 
-def analyse_speech(*, y: np.ndarray, sr: int, prompt: Prompt | None, silero: np.ndarray | str) -> SpokenLine:
+def analyse_speech(
+    *,
+    y: np.ndarray,
+    sr: int,
+    prompt: Prompt | None,
+    silero: np.ndarray | str,
+    transcript: Callable[[], Transcript] | None = None,
+) -> SpokenLine:
     """The spoken line of one clip (see the module notes).
 
     Parameters
@@ -245,6 +253,9 @@ def analyse_speech(*, y: np.ndarray, sr: int, prompt: Prompt | None, silero: np.
     silero : np.ndarray of bool, or str
         Learned voice activity on the 100 Hz grid (:func:`workbench.metrics.voice.learned_activity`),
         or why there is none.
+    transcript : callable, optional
+        Gives the clip's transcript when one is needed (default: :func:`transcribe` of ``y``); may raise
+        :class:`ModelUnavailable`.
     """
     n = int(np.ceil(len(y) / (sr / RATE))) if len(y) else 0
     if isinstance(silero, str):
@@ -267,7 +278,7 @@ def analyse_speech(*, y: np.ndarray, sr: int, prompt: Prompt | None, silero: np.
         out.reason = "no speech detected"
         return out
     try:
-        out.transcript = transcribe(y=y, sr=sr)
+        out.transcript = transcript() if transcript is not None else transcribe(y=y, sr=sr)
     except ModelUnavailable as exc:
         out.reason = f"no speech model: {exc}"
         for r in scorable:
@@ -363,6 +374,46 @@ def _time_line(out: SpokenLine, r: LineResult, ops: list[WordOp], first: WordOp,
         r.start_offset_s = r.start_s - float(r.prompt_start_s)
 
 
+#: The clip's Whisper transcript (or why there is none), shared by the spoken line and the mix's speech check.
+TRANSCRIPT: Slot[Transcript | str] = Slot("transcript")
+
+
+def clip_transcript(ctx: ClipContext) -> Transcript:
+    """The clip's transcript, computed once (slot :data:`TRANSCRIPT`).
+
+    Raises
+    ------
+    ModelUnavailable
+        No speech model (the reason is kept, so it is asked once).
+    """
+
+    def compute() -> Transcript | str:
+        try:
+            return transcribe(y=ctx.decoded.audio, sr=ctx.decoded.sr)
+        except ModelUnavailable as exc:
+            return str(exc)
+
+    got = ctx.memo.get(TRANSCRIPT, compute)
+    if isinstance(got, str):
+        raise ModelUnavailable(got)
+    return got
+
+
+def heard_words(ctx: ClipContext) -> list[Word] | str:
+    """The words Whisper hears in the clip, hallucinated segments left out (:func:`kept_words`), whatever the
+    prompt says; or why they cannot be heard (no voice-activity model, no speech model, no audio)."""
+    d = ctx.decoded
+    if len(d.audio) == 0:
+        return "no audio stream"
+    vad = learned_activity(d, ctx.memo)
+    if isinstance(vad, str):
+        return vad
+    try:
+        return kept_words(clip_transcript(ctx), vad.active)[0]
+    except (ModelUnavailable, ValueError) as exc:  # ValueError: audio not at the model's rate
+        return f"no speech model: {exc}"
+
+
 def spoken_line(ctx: ClipContext) -> SpokenLine:
     """The clip's spoken-line analysis, computed once (slot :data:`SPOKEN`)."""
 
@@ -371,7 +422,10 @@ def spoken_line(ctx: ClipContext) -> SpokenLine:
         if len(d.audio) == 0:
             return SpokenLine([], np.zeros(0, bool), reason="no audio stream")
         vad = learned_activity(d, ctx.memo)
-        sp = analyse_speech(y=d.audio, sr=d.sr, prompt=ctx.prompt, silero=vad if isinstance(vad, str) else vad.active)
+        sp = analyse_speech(
+            y=d.audio, sr=d.sr, prompt=ctx.prompt, silero=vad if isinstance(vad, str) else vad.active,
+            transcript=lambda: clip_transcript(ctx),
+        )  # fmt: skip
         if sp.active.any() and not (isinstance(vad, str)):
             v = env.voicing(y=d.audio, sr=d.sr, rate=RATE, where=sp.active)
             sp.voiced = delivery.voiced_share(voicing=v, active=sp.active)

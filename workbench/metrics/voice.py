@@ -39,7 +39,8 @@ class VoiceActivity:
         return float(self.active.sum()) / GRID_RATE
 
 
-#: A clip with less learned voice activity than this (s) has no speech. On the 12 real and generated
+#: A clip with less learned voice activity than this (s) has no speech, unless Whisper hears words in it
+#: (a whisper has no voicing for Silero; see ``acoustic._voice_check``). On the 12 real and generated
 #: clips without speech in ../shared/data (ambience, foley, an 88 s nature montage) Silero hears
 #: 0.00 s on 11 and 1.05 s on the real axe clip; on each of the 21 with speech, 0.58-18 s (the least:
 #: a man singing over music, 0.58 s; an anime girl's line over fireworks, 0.64 s). The mix's
