@@ -613,27 +613,23 @@ def run_vad(quick: bool) -> list[dict]:
                                              "universe1_instrument_case6_drums_boy.mp4", "lova_vggsound_ice_walk_lova.mp4",
                                              "lova_vggsound_ice_walk_foleycrafter.mp4")]  # fmt: skip
     nospeech += sorted((REAL / "foley").glob("*.mp4"))
-    for p in nospeech:
-        if not p.is_file():
-            continue
-        y = decode(p, sr=SR, video=False).audio
-        for k, m in detectors(y).items():
-            rows.append({"clip": p.name, "detector": k, "false_alarm_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
-        print("no speech:", p.name, flush=True)
-    # clips with speech: how much each detector hears (the mix asks Silero whether there is any)
+    # clips with speech too: how much each detector hears, and what the mix analyzer makes of each clip without
+    # a prompt (Silero, then Whisper's words where only the statistical gate hears speech); one decode per clip
     withspeech = sorted((GEN / "dialogue").glob("*.mp4")) + sorted((GEN / "multi_person").glob("*.mp4"))
     withspeech += sorted((REAL / "talking_faces").glob("*.mp4"))
-    for p in withspeech:
-        y = decode(p, sr=SR, video=False).audio
-        for k, m in detectors(y).items():
-            rows.append({"speech_clip": p.name, "detector": k, "heard_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
-    # what the mix analyzer makes of each clip, without a prompt (Silero, then Whisper's words where only the
-    # statistical gate hears speech)
     mix = select_analyzers(["mix"])
     for p, speech in [(p, False) for p in nospeech if p.is_file()] + [(p, True) for p in withspeech]:
-        sb = analyze_clip(clip_context(p, None, mix), mix)["speech_to_background_db"]
+        ctx = clip_context(p, None, mix)
+        y = ctx.decoded.audio
+        for k, m in detectors(y).items():
+            if speech:
+                rows.append({"speech_clip": p.name, "detector": k, "heard_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
+            else:
+                rows.append({"clip": p.name, "detector": k, "false_alarm_s": float(m.sum()) / 100, "dur_s": len(y) / SR})
+        sb = analyze_clip(ctx, mix)["speech_to_background_db"]
         rows.append({"mix_clip": p.name, "speech": speech, "scored": sb.value is not None, "reason": sb.reason,
                      "voice_check": sb.details.get("voice_check")})  # fmt: skip
+        print("no speech:" if not speech else "speech:", p.name, flush=True)
     return rows
 
 

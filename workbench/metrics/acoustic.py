@@ -55,8 +55,8 @@ MIN_DECAYS = 3
 HOP_S = 0.01
 #: The statistical gate must mark at least this much speech (s) for a speech-to-background ratio.
 MIN_GATE_SPEECH_S = 0.3
-#: Where Silero hears no voice, Whisper must hear at least this many words (with a letter in them) for
-#: the clip to have speech. A bed at the margin gives a trace: on the real drums clip Whisper writes
+#: Where Silero hears no voice, Whisper must hear at least this many words (as the line check counts
+#: them: punctuation is no word) for the clip to have speech. A bed at the margin gives a trace: on the real drums clip Whisper writes
 #: nothing, or a lone "." segment (log-probability -1.01 or just above -1.0, no-speech probability
 #: 0.58) as the input's last bits change; a whispered line gives a sentence (the built-in one: 8).
 MIN_HEARD_WORDS = 2
@@ -397,10 +397,9 @@ def _voice_check(ctx: ClipContext, scene: AudioScene) -> tuple[bool, str]:
         return True, f"the statistical gate alone ({voice})"
     if voice.speech_s >= MIN_VOICE_S:
         return True, f"Silero hears {voice.speech_s:.2f} s of voice"
-    words = heard_words(ctx)
-    if isinstance(words, str):
-        return True, f"the statistical gate alone (Silero hears {voice.speech_s:.2f} s; {words})"
-    said = [w.text for w in words if any(ch.isalpha() for ch in w.text)]
+    said = heard_words(ctx)
+    if isinstance(said, str):
+        return True, f"the statistical gate alone (Silero hears {voice.speech_s:.2f} s; {said})"
     if len(said) >= MIN_HEARD_WORDS:
         return True, f"Silero hears {voice.speech_s:.2f} s of voice, Whisper {len(said)} words"
     heard = f"Whisper hears {len(said)} word{'' if len(said) == 1 else 's'}" if said else "no words heard"

@@ -399,18 +399,16 @@ def clip_transcript(ctx: ClipContext) -> Transcript:
     return got
 
 
-def heard_words(ctx: ClipContext) -> list[Word] | str:
-    """The words Whisper hears in the clip, hallucinated segments left out (:func:`kept_words`), whatever the
-    prompt says; or why they cannot be heard (no voice-activity model, no speech model, no audio)."""
-    d = ctx.decoded
-    if len(d.audio) == 0:
-        return "no audio stream"
-    vad = learned_activity(d, ctx.memo)
+def heard_words(ctx: ClipContext) -> list[str] | str:
+    """The words Whisper hears in the clip, whatever the prompt says: hallucinated segments left out
+    (:func:`kept_words`), normalised as the line check counts them (:func:`_hyp`); or why they cannot be
+    heard (no audio, no voice-activity model, no speech model)."""
+    vad = learned_activity(ctx.decoded, ctx.memo)
     if isinstance(vad, str):
         return vad
     try:
-        return kept_words(clip_transcript(ctx), vad.active)[0]
-    except (ModelUnavailable, ValueError) as exc:  # ValueError: audio not at the model's rate
+        return _hyp(kept_words(clip_transcript(ctx), vad.active)[0])[0]
+    except ModelUnavailable as exc:
         return f"no speech model: {exc}"
 
 

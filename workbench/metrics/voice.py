@@ -42,8 +42,8 @@ class VoiceActivity:
 #: A clip with less learned voice activity than this (s) has no speech, unless Whisper hears words in it
 #: (a whisper has no voicing for Silero; see ``acoustic._voice_check``). On the 12 real and generated
 #: clips without speech in ../shared/data (ambience, foley, an 88 s nature montage) Silero hears
-#: 0.00 s on 11 and 1.05 s on the real axe clip; on each of the 21 with speech, 0.58-18 s (the least:
-#: a man singing over music, 0.58 s; an anime girl's line over fireworks, 0.64 s). The mix's
+#: 0.00 s on 11 and 1.05 s on the real axe clip; on each of the 21 with speech, 0.64-18 s (the least:
+#: an anime girl's line over fireworks, 0.64 s), in the audio the analysis decodes. The mix's
 #: statistical gate hears 0.8-44 s of "speech" on 8 of those 12 (``benchmarks/validate_speech.py``,
 #: section ``vad``).
 MIN_VOICE_S = 0.3
